@@ -1,0 +1,153 @@
+"""Python's operators for every tracer, written once as calls of the primitives.
+
+:class:`TracerOps` is a mixin (no state, empty ``__slots__``) that gives a tracer
+class the arithmetic operators with their reflected forms, comparisons and
+``bool()`` on the primal, and the conversions to ``float``/``int``/``complex`` that
+refuse to drop a derivative silently.
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+import sys
+from typing import Any
+
+from fad import _primitives as P
+from fad._core import bind, primal_value
+
+__all__ = ["TracerOps", "conversion_error"]
+
+_MATH_CALL = re.compile(r"(?<![\w.])math\.(\w+)\s*\(")
+
+
+def conversion_error(value: Any, target: str, depth: int = 2) -> TypeError:
+    """The error for ``float(tracer)`` and friends, naming the likely fix.
+
+    When the source line that asked for the conversion calls a function of Python's
+    ``math`` module, the message names the ``fad.math`` function to use instead.
+    """
+    hint = ""
+    try:
+        frame = sys._getframe(depth)
+        line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+    except ValueError:  # pragma: no cover - shallow stack
+        line = ""
+    names = _MATH_CALL.findall(line)
+    if names:
+        hint = (
+            f" It looks like math.{names[0]} was called on it: use fad.math.{names[0]}, "
+            "which differentiates."
+        )
+    msg = (
+        f"{target}() of a {type(value).__name__} would drop its derivative.{hint} To drop "
+        "the derivative on purpose, use fad.stop_gradient(x) or x.primal."
+    )
+    return TypeError(msg)
+
+
+class TracerOps:
+    """Operators of a tracer, each one call of a primitive (mixin)."""
+
+    __slots__ = ()
+    primal: Any
+
+    def __add__(self, other: Any) -> Any:
+        return bind(P.add, self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return bind(P.add, other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return bind(P.sub, self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return bind(P.sub, other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return bind(P.mul, self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return bind(P.mul, other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return bind(P.truediv, self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return bind(P.truediv, other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return bind(P.pow, self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return bind(P.pow, other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return bind(P.floordiv, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return bind(P.floordiv, other, self)
+
+    def __mod__(self, other: Any) -> Any:
+        return bind(P.mod, self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return bind(P.mod, other, self)
+
+    def __neg__(self) -> Any:
+        return bind(P.neg, self)
+
+    def __pos__(self) -> Any:
+        return bind(P.pos, self)
+
+    def __abs__(self) -> Any:
+        return bind(P.abs, self)
+
+    def __floor__(self) -> Any:
+        return bind(P.floor, self)
+
+    def __ceil__(self) -> Any:
+        return bind(P.ceil, self)
+
+    def __trunc__(self) -> Any:
+        return bind(P.trunc, self)
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return round(primal_value(self), ndigits)
+
+    # Comparisons and truth act on the primal and return plain bools, so that
+    # ordinary control flow works under every transform.
+    def __eq__(self, other: object) -> bool:
+        return bool(primal_value(self) == primal_value(other))
+
+    def __ne__(self, other: object) -> bool:
+        return bool(primal_value(self) != primal_value(other))
+
+    def __lt__(self, other: Any) -> bool:
+        return bool(primal_value(self) < primal_value(other))
+
+    def __le__(self, other: Any) -> bool:
+        return bool(primal_value(self) <= primal_value(other))
+
+    def __gt__(self, other: Any) -> bool:
+        return bool(primal_value(self) > primal_value(other))
+
+    def __ge__(self, other: Any) -> bool:
+        return bool(primal_value(self) >= primal_value(other))
+
+    def __bool__(self) -> bool:
+        return bool(primal_value(self))
+
+    __hash__ = None  # type: ignore[assignment]  # equal by primal, so unhashable (as JAX)
+
+    def __float__(self) -> float:
+        raise conversion_error(self, "float")
+
+    def __int__(self) -> int:
+        raise conversion_error(self, "int")
+
+    def __complex__(self) -> complex:
+        raise conversion_error(self, "complex")
+
+    def __index__(self) -> int:
+        raise conversion_error(self, "int")

@@ -1,0 +1,1 @@
+"""fad's built-in tracers: one module each."""

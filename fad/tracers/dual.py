@@ -1,0 +1,76 @@
+"""Dual numbers ``(a, b)``: forward mode, the tangent carried beside the primal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from fad._core import Primitive, register_tracer
+from fad._ops import TracerOps
+
+__all__ = ["Dual"]
+
+
+@register_tracer
+@attrs.frozen(eq=False, repr=False)
+class Dual(TracerOps):
+    """A dual number: a primal value and its tangent (directional derivative).
+
+    The rule for every primitive is derived from its partials: the tangent of
+    ``f(x₁, …, xₙ)`` is ``Σ ∂ᵢf · ẋᵢ``. ``level`` tells which transform made it; a
+    Dual made by hand has level 0.
+
+    Example:
+        >>> import fad
+        >>> x = fad.Dual(3.0, 1.0)
+        >>> y = x * x + 2 * x
+        >>> (y.primal, y.tangent)
+        (15.0, 8.0)
+    """
+
+    primal: Any
+    tangent: Any
+    level: int = 0
+
+    def __repr__(self) -> str:
+        level = f", level={self.level}" if self.level else ""
+        return f"Dual({self.primal!r}, {self.tangent!r}{level})"
+
+    @classmethod
+    def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
+        """Dual rule of ``prim``: value of the primals, tangent Σ ∂ᵢ·ẋᵢ."""
+        primals = [
+            a.primal if type(a) is cls and a.level == level else a for a in args
+        ]
+        ans = prim(*primals)
+        partials = prim.partials
+        if partials is None:
+            return ans
+        linear = prim.linear
+        tangent: Any = None
+        for i, arg in enumerate(args):
+            if type(arg) is cls and arg.level == level:
+                if linear is not None:
+                    c = linear[i]
+                    term = arg.tangent if c == 1.0 else (-arg.tangent if c == -1.0 else c * arg.tangent)
+                else:
+                    term = partials[i](ans, *primals) * arg.tangent
+                tangent = term if tangent is None else tangent + term
+        return _new_dual(ans, tangent, level)
+
+
+_new = object.__new__
+_set_primal = Dual.__dict__["primal"].__set__
+_set_tangent = Dual.__dict__["tangent"].__set__
+_set_level = Dual.__dict__["level"].__set__
+
+
+def _new_dual(primal: Any, tangent: Any, level: int) -> Dual:
+    """Build a Dual without the frozen ``__init__`` (about 100 ns cheaper)."""
+    d = _new(Dual)
+    _set_primal(d, primal)
+    _set_tangent(d, tangent)
+    _set_level(d, level)
+    return d

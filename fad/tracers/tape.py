@@ -1,0 +1,159 @@
+"""``mode="tape"`` (the default): coduals whose backpropagators run bottom-up.
+
+The codual rule gives each value the backpropagator ``B(k) = Σ Bᵢ(∂ᵢ · k)``. Its
+data is just the list of edges ``(argument, ∂ᵢ)``. The tape records that data for
+every value, in creation order, instead of a closure over it. Creation order is a
+topological order of the program, so running the records once each, last to first,
+with the *summed* cotangent of every use of a value (the bottom-up table of dynamic
+programming) calls every backpropagator exactly once: reverse mode at a constant
+multiple of the function's own cost, for any number of inputs, with a loop instead
+of recursion.
+
+A :class:`TapeCodual` is ``(primal, index, trace)``: its backpropagator is "add k to
+the cotangent of entry ``index`` of the trace", and :attr:`TapeCodual.backprop` gives
+it as a function for the duality mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from fad import _primitives as P
+from fad._core import Primitive, Pullback, bind, register_tracer
+from fad._ops import TracerOps
+
+__all__ = ["TapeCodual", "Trace"]
+
+
+class Trace:
+    """The tape of one reverse-mode transform call.
+
+    ``entries[i]`` is a flat tuple ``(parent index, ∂, parent index, ∂, …)`` for
+    the value with index ``i``; the first ``n_inputs`` entries are the inputs, ``()``.
+    """
+
+    __slots__ = ("__weakref__", "entries", "level", "n_inputs")
+
+    def __init__(self, level: int, n_inputs: int) -> None:
+        self.level = level
+        self.n_inputs = n_inputs
+        self.entries: list[tuple[Any, ...]] = [()] * n_inputs
+
+    def backward(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
+        """Sum of the cotangents pulled back from ``seeds`` (index, cotangent), per entry.
+
+        Runs each entry once, last to first. Entries nothing flowed into are skipped
+        (``None`` stands for a zero cotangent, so a tracer cotangent whose primal is
+        zero is still propagated). Returns the adjoint of every entry.
+        """
+        entries = self.entries
+        adj: list[Any] = [None] * len(entries)
+        for index, ct in seeds:
+            a = adj[index]
+            adj[index] = ct if a is None else a + ct
+        for i in range(len(entries) - 1, self.n_inputs - 1, -1):
+            g = adj[i]
+            if g is None:
+                continue
+            e = entries[i]
+            if len(e) == 2:
+                p, d = e
+                a = adj[p]
+                adj[p] = d * g if a is None else a + d * g
+            else:
+                for j in range(0, len(e), 2):
+                    p = e[j]
+                    a = adj[p]
+                    adj[p] = e[j + 1] * g if a is None else a + e[j + 1] * g
+        return adj
+
+    def pullback(self, outputs: Sequence[Any], cotangents: Sequence[Any]) -> list[Any]:
+        """Cotangents of the inputs for ``cotangents`` on ``outputs`` (a reverse sweep)."""
+        seeds = [
+            (out.index, ct)
+            for out, ct in zip(outputs, cotangents, strict=True)
+            if type(out) is TapeCodual and out.trace is self
+        ]
+        adj = self.backward(seeds)
+        return [0.0 if g is None else g for g in adj[: self.n_inputs]]
+
+
+@register_tracer
+@attrs.frozen(eq=False, repr=False)
+class TapeCodual(TracerOps):
+    """A codual recorded on a :class:`Trace`: the tape strategy (``mode="tape"``)."""
+
+    primal: Any
+    index: int
+    trace: Trace
+
+    mode_name = "tape"
+
+    @property
+    def level(self) -> int:
+        """The level of the transform that made this value."""
+        return self.trace.level
+
+    @property
+    def backprop(self) -> Callable[[Any], list[Any]]:
+        """``B(k)``: the cotangents of the trace's inputs for cotangent ``k`` on this value."""
+        trace, index = self.trace, self.index
+
+        def backprop(k: Any) -> list[Any]:
+            return trace.pullback([self], [k])
+
+        del index
+        return backprop
+
+    def __repr__(self) -> str:
+        return f"TapeCodual({self.primal!r}, index={self.index}, level={self.level})"
+
+    @classmethod
+    def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
+        """Codual rule of ``prim``, its edges recorded as one tape entry."""
+        trace: Any = None
+        primals = []
+        for a in args:
+            if type(a) is cls and a.trace.level == level:
+                trace = a.trace
+                primals.append(a.primal)
+            else:
+                primals.append(a)
+        ans = prim(*primals)
+        partials = prim.partials
+        if partials is None:
+            return ans
+        linear = prim.linear
+        entry: list[Any] = []
+        for i, a in enumerate(args):
+            if type(a) is cls and a.trace is trace:
+                entry.append(a.index)
+                entry.append(linear[i] if linear is not None else partials[i](ans, *primals))
+        entries = trace.entries
+        entries.append(tuple(entry))
+        return _new_tape(ans, len(entries) - 1, trace)
+
+    @classmethod
+    def seed(cls, primals: Sequence[Any], level: int) -> tuple[list[Any], Pullback]:
+        """One input per primal on a fresh trace; the pullback is its reverse sweep."""
+        trace = Trace(level, len(primals))
+        inputs = [_new_tape(p, i, trace) for i, p in enumerate(primals)]
+        return inputs, trace.pullback
+
+
+_new = object.__new__
+_set_primal = TapeCodual.__dict__["primal"].__set__
+_set_index = TapeCodual.__dict__["index"].__set__
+_set_trace = TapeCodual.__dict__["trace"].__set__
+
+
+def _new_tape(primal: Any, index: int, trace: Trace) -> TapeCodual:
+    """Build a TapeCodual without the frozen ``__init__`` (about 100 ns cheaper)."""
+    c = _new(TapeCodual)
+    _set_primal(c, primal)
+    _set_index(c, index)
+    _set_trace(c, trace)
+    return c
