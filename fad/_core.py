@@ -198,8 +198,9 @@ def bind(prim: Primitive, *args: Any) -> Any:
             if arg_level > level:
                 top, level = t, arg_level
             elif arg_level == level and t is not top:
+                other = top.__name__ if top is not None else "tracer"
                 msg = (
-                    f"fad.{prim.name} got a {t.__name__} and a {top.__name__} of the same "
+                    f"fad.{prim.name} got a {t.__name__} and a {other} of the same "
                     f"level {level}; tracers of different kinds combine only when one "
                     "comes from a transform nested inside the other."
                 )

@@ -35,20 +35,24 @@ class Trace:
     the value with index ``i``; the first ``n_inputs`` entries are the inputs, ``()``.
     """
 
-    __slots__ = ("__weakref__", "entries", "level", "n_inputs")
+    __slots__ = ("__weakref__", "entries", "level", "n_inputs", "plain")
 
     def __init__(self, level: int, n_inputs: int) -> None:
         self.level = level
         self.n_inputs = n_inputs
+        self.plain = True  # every recorded partial is a float (no nesting)
         self.entries: list[tuple[Any, ...]] = [()] * n_inputs
 
     def backward(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
         """Sum of the cotangents pulled back from ``seeds`` (index, cotangent), per entry.
 
-        Runs each entry once, last to first. Entries nothing flowed into are skipped
-        (``None`` stands for a zero cotangent, so a tracer cotangent whose primal is
-        zero is still propagated). Returns the adjoint of every entry.
+        Runs each entry once, last to first, and returns the adjoint of every entry.
+        When every partial and seed is a float (the common, unnested case) the sweep
+        runs on a list of floats; otherwise ``None`` stands for a zero cotangent, so
+        that a tracer cotangent whose primal is zero still propagates its derivative.
         """
+        if self.plain and all(type(ct) is float for _, ct in seeds):
+            return self._backward_floats(seeds)
         entries = self.entries
         adj: list[Any] = [None] * len(entries)
         for index, ct in seeds:
@@ -59,15 +63,33 @@ class Trace:
             if g is None:
                 continue
             e = entries[i]
-            if len(e) == 2:
-                p, d = e
+            for j in range(0, len(e), 2):
+                p = e[j]
                 a = adj[p]
-                adj[p] = d * g if a is None else a + d * g
+                adj[p] = e[j + 1] * g if a is None else a + e[j + 1] * g
+        return adj
+
+    def _backward_floats(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
+        """:meth:`backward` when everything is a float: the hot loop of reverse mode."""
+        entries = self.entries
+        adj = [0.0] * len(entries)
+        for index, ct in seeds:
+            adj[index] += ct
+        for i in range(len(entries) - 1, self.n_inputs - 1, -1):
+            g = adj[i]
+            if g == 0.0:
+                continue
+            e = entries[i]
+            if len(e) == 4:
+                p, d, q, c = e
+                adj[p] += d * g
+                adj[q] += c * g
+            elif len(e) == 2:
+                p, d = e
+                adj[p] += d * g
             else:
                 for j in range(0, len(e), 2):
-                    p = e[j]
-                    a = adj[p]
-                    adj[p] = e[j + 1] * g if a is None else a + e[j + 1] * g
+                    adj[e[j]] += e[j + 1] * g
         return adj
 
     def pullback(self, outputs: Sequence[Any], cotangents: Sequence[Any]) -> list[Any]:
@@ -100,12 +122,10 @@ class TapeCodual(TracerOps):
     @property
     def backprop(self) -> Callable[[Any], list[Any]]:
         """``B(k)``: the cotangents of the trace's inputs for cotangent ``k`` on this value."""
-        trace, index = self.trace, self.index
 
         def backprop(k: Any) -> list[Any]:
-            return trace.pullback([self], [k])
+            return self.trace.pullback([self], [k])
 
-        del index
         return backprop
 
     def __repr__(self) -> str:
@@ -132,6 +152,8 @@ class TapeCodual(TracerOps):
             if type(a) is cls and a.trace is trace:
                 entry.append(a.index)
                 entry.append(linear[i] if linear is not None else partials[i](ans, *primals))
+        if trace.plain and any(type(d) is not float for d in entry[1::2]):
+            trace.plain = False
         entries = trace.entries
         entries.append(tuple(entry))
         return _new_tape(ans, len(entries) - 1, trace)
@@ -157,3 +179,83 @@ def _new_tape(primal: Any, index: int, trace: Trace) -> TapeCodual:
     _set_index(c, index)
     _set_trace(c, trace)
     return c
+
+
+# --- fast paths ---------------------------------------------------------------------
+# The operators below are derived from the registry like ``apply`` is: the same impl
+# and the same partial functions. They only skip the generic dispatch for the common
+# case (float primals on one trace, the other operand a float or int or a value of
+# the same trace) and fall back to ``bind`` for everything else. Measured on the
+# scalar-loop Rosenbrock: about 2.2 µs per operation through ``bind`` and ``apply``,
+# about 0.95 µs with these (forward and backward, on a loaded 2-core machine).
+
+
+def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    impl = prim.impl
+    assert prim.partials is not None
+    d0, d1 = prim.partials
+    linear = prim.linear
+    new, set_primal, set_index, set_trace = _new, _set_primal, _set_index, _set_trace
+
+    def op(self: TapeCodual, other: Any) -> Any:
+        t = type(other)
+        a = self.primal
+        if type(a) is float:
+            if t is float or t is int:
+                ans = impl(a, other)
+                trace = self.trace
+                entries = trace.entries
+                entries.append(
+                    (self.index, linear[0] if linear is not None else d0(ans, a, other))
+                )
+                # _new_tape(ans, len(entries) - 1, trace), inlined: one call less
+                c = new(TapeCodual)
+                set_primal(c, ans)
+                set_index(c, len(entries) - 1)
+                set_trace(c, trace)
+                return c
+            if t is TapeCodual and other.trace is self.trace:
+                b = other.primal
+                if type(b) is float:
+                    ans = impl(a, b)
+                    trace = self.trace
+                    entries = trace.entries
+                    if linear is not None:
+                        entries.append((self.index, linear[0], other.index, linear[1]))
+                    else:
+                        entries.append((self.index, d0(ans, a, b), other.index, d1(ans, a, b)))
+                    c = new(TapeCodual)
+                    set_primal(c, ans)
+                    set_index(c, len(entries) - 1)
+                    set_trace(c, trace)
+                    return c
+        return bind(prim, self, other)
+
+    def rop(self: TapeCodual, other: Any) -> Any:
+        t = type(other)
+        b = self.primal
+        if type(b) is float and (t is float or t is int):
+            ans = impl(other, b)
+            trace = self.trace
+            entries = trace.entries
+            entries.append((self.index, linear[1] if linear is not None else d1(ans, other, b)))
+            c = new(TapeCodual)
+            set_primal(c, ans)
+            set_index(c, len(entries) - 1)
+            set_trace(c, trace)
+            return c
+        return bind(prim, other, self)
+
+    return op, rop
+
+
+for _name, _prim in (
+    ("add", P.add),
+    ("sub", P.sub),
+    ("mul", P.mul),
+    ("truediv", P.truediv),
+    ("pow", P.pow),
+):
+    _op, _rop = _fast_binary(_prim)
+    setattr(TapeCodual, f"__{_name}__", _op)
+    setattr(TapeCodual, f"__r{_name}__", _rop)
