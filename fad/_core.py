@@ -87,7 +87,7 @@ class Primitive:
         )
         self.linear: tuple[float, ...] | None = None if linear is None else tuple(linear)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any) -> Any:  # replaced by ``bind`` itself below
         return bind(self, *args)
 
     def __repr__(self) -> str:
@@ -208,6 +208,11 @@ def bind(prim: Primitive, *args: Any) -> Any:
     if top is None:
         return prim.impl(*args)
     return top.apply(prim, args, level)  # type: ignore[attr-defined]
+
+
+# ``prim(*args)`` is ``bind(prim, *args)``: set the function itself as the method, so
+# that calling a primitive costs one Python call, not two.
+Primitive.__call__ = bind  # type: ignore[method-assign, assignment]
 
 
 def check_recursion(mode: str) -> FadRecursionError:

@@ -134,6 +134,20 @@ class TapeCodual(TracerOps):
     @classmethod
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
         """Codual rule of ``prim``, its edges recorded as one tape entry."""
+        if len(args) == 1:  # fast path for unary functions of a float (sin, exp, ...)
+            a = args[0]
+            x = a.primal
+            if type(x) is float:
+                ans = prim.impl(x)
+                if prim.partials is None:
+                    return ans
+                trace = a.trace
+                entries = trace.entries
+                d = prim.partials[0](ans, x)
+                if type(d) is not float:
+                    trace.plain = False
+                entries.append((a.index, d))
+                return _new_tape(ans, len(entries) - 1, trace)
         trace: Any = None
         primals = []
         for a in args:
