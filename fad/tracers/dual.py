@@ -54,7 +54,12 @@ class Dual(TracerOps):
             if type(arg) is cls and arg.level == level:
                 if linear is not None:
                     c = linear[i]
-                    term = arg.tangent if c == 1.0 else (-arg.tangent if c == -1.0 else c * arg.tangent)
+                    if c == 1.0:
+                        term = arg.tangent
+                    elif c == -1.0:
+                        term = -arg.tangent
+                    else:
+                        term = c * arg.tangent
                 else:
                     term = partials[i](ans, *primals) * arg.tangent
                 tangent = term if tangent is None else tangent + term

@@ -35,7 +35,9 @@ class MemoBackprop:
 
     __slots__ = ("_edges", "_unit")
 
-    def __init__(self, edges: tuple[tuple[MemoBackprop, Any], ...], unit: dict[int, Any] | None = None) -> None:
+    def __init__(
+        self, edges: tuple[tuple[MemoBackprop, Any], ...], unit: dict[int, Any] | None = None
+    ) -> None:
         self._edges = edges
         self._unit = unit
 
