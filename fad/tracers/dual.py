@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
-from fad._core import Primitive, register_tracer
+from fad import _primitives as P
+from fad._core import Primitive, bind, register_tracer
 from fad._ops import TracerOps
 
 __all__ = ["Dual"]
@@ -79,3 +80,62 @@ def _new_dual(primal: Any, tangent: Any, level: int) -> Dual:
     _set_tangent(d, tangent)
     _set_level(d, level)
     return d
+
+
+# --- fast paths ---------------------------------------------------------------------
+# Operators derived from the registry like ``apply`` (same impl, same partials), that
+# skip the generic dispatch when the primals are floats and the other operand is a
+# number or a Dual of the same level; anything else goes through ``bind``. They make
+# forward mode on plain floats about twice as fast.
+
+
+def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    impl = prim.impl
+    assert prim.partials is not None
+    d0, d1 = prim.partials
+    linear = prim.linear
+
+    def op(self: Dual, other: Any) -> Any:
+        t = type(other)
+        a = self.primal
+        if type(a) is float:
+            if t is float or t is int:
+                ans = impl(a, other)
+                if linear is not None and linear[0] == 1.0:
+                    return _new_dual(ans, self.tangent, self.level)
+                return _new_dual(ans, d0(ans, a, other) * self.tangent, self.level)
+            if t is Dual and other.level == self.level:
+                b = other.primal
+                if type(b) is float:
+                    ans = impl(a, b)
+                    if linear is not None:
+                        c0, c1 = linear
+                        tangent = c0 * self.tangent + c1 * other.tangent
+                    else:
+                        tangent = d0(ans, a, b) * self.tangent + d1(ans, a, b) * other.tangent
+                    return _new_dual(ans, tangent, self.level)
+        return bind(prim, self, other)
+
+    def rop(self: Dual, other: Any) -> Any:
+        t = type(other)
+        b = self.primal
+        if type(b) is float and (t is float or t is int):
+            ans = impl(other, b)
+            if linear is not None and linear[1] == 1.0:
+                return _new_dual(ans, self.tangent, self.level)
+            return _new_dual(ans, d1(ans, other, b) * self.tangent, self.level)
+        return bind(prim, other, self)
+
+    return op, rop
+
+
+for _name, _prim in (
+    ("add", P.add),
+    ("sub", P.sub),
+    ("mul", P.mul),
+    ("truediv", P.truediv),
+    ("pow", P.pow),
+):
+    _op, _rop = _fast_binary(_prim)
+    setattr(Dual, f"__{_name}__", _op)
+    setattr(Dual, f"__r{_name}__", _rop)
