@@ -141,13 +141,12 @@ class TapeCodual(TracerOps):
                 ans = prim.impl(x)
                 if prim.partials is None:
                     return ans
-                trace = a.trace
-                entries = trace.entries
+                tr: Trace = a.trace
                 d = prim.partials[0](ans, x)
                 if type(d) is not float:
-                    trace.plain = False
-                entries.append((a.index, d))
-                return _new_tape(ans, len(entries) - 1, trace)
+                    tr.plain = False
+                tr.entries.append((a.index, d))
+                return _new_tape(ans, len(tr.entries) - 1, tr)
         trace: Any = None
         primals = []
         for a in args:
