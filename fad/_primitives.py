@@ -8,17 +8,28 @@ codual strategies and ``Jet`` all derive their rules from this one table.
 
 To add a primitive: one entry here, one wrapper in ``fad/math.py``; the test suite
 walks :data:`REGISTRY` and checks every entry against finite differences.
+
+Points where a derivative is infinite or undefined inside a function's domain (``sqrt``
+at 0, ``asin`` at ±1, ``x ** 0.5`` at 0, ``atan2`` at the origin) raise
+:class:`ZeroDivisionError` naming the function and the point, as Python's own
+``1 / 0.0`` does; fad never returns a silently wrong derivative. The partials are only
+evaluated for arguments that carry a derivative, so ``sqrt(fad.stop_gradient(x))``
+at 0 is fine. ``abs``, ``fabs`` and ``hypot`` take the derivative 0 at the kink (as
+autograd and JAX do). Domain errors of the functions themselves come from ``math``
+unchanged, because ``impl`` always runs on plain numbers at the bottom.
 """
 
 from __future__ import annotations
 
+import fractions
 import math
 import operator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-from fad._core import Primitive
+from fad._core import Primitive, primal_value
 
-__all__ = ["REGISTRY"]
+__all__ = ["REGISTRY", "fsum_n", "hypot_n", "polygamma_value", "sumprod_n"]
 
 REGISTRY: dict[str, Primitive] = {}
 
@@ -26,6 +37,33 @@ REGISTRY: dict[str, Primitive] = {}
 def _register(prim: Primitive) -> Primitive:
     REGISTRY[prim.name] = prim
     return prim
+
+
+def _def(
+    name: str,
+    impl: Callable[..., Any],
+    *partials: Callable[..., Any],
+    linear: tuple[float, ...] | None = None,
+) -> Primitive:
+    """Make and register the primitive ``name`` (no partials: zero derivative)."""
+    return _register(Primitive(name, impl, partials or None, linear=linear))
+
+
+def _infinite(name: str, *args: Any) -> NoReturn:
+    """Raise the error for a point where ``name``'s derivative is infinite or undefined."""
+    point = ", ".join(repr(primal_value(a)) for a in args)
+    point = point if len(args) == 1 else f"({point})"
+    msg = (
+        f"{name} has no finite derivative at {point}. Differentiate at another "
+        f"point, or wrap the argument in fad.stop_gradient if no derivative is wanted there."
+    )
+    raise ZeroDivisionError(msg)
+
+
+def _sign(x: Any) -> float:
+    """Sign of the primal of ``x`` as a float constant: -1.0, 0.0 or 1.0."""
+    v = primal_value(x)
+    return 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
 
 
 def _real_pow(x: Any, y: Any) -> Any:
@@ -36,55 +74,365 @@ def _real_pow(x: Any, y: Any) -> Any:
     return ans
 
 
+def _pow_dx(name: str, power: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """∂(x^y)/∂x = y·x^(y-1), with 0 when y == 0 (as JAX) and an error at x=0, 0<y<1."""
+
+    def partial(ans: Any, x: Any, y: Any) -> Any:
+        yv = primal_value(y)
+        if yv == 0:
+            return 0.0
+        if primal_value(x) == 0 and yv < 1:
+            _infinite(name, x, y)
+        return y * power(x, y - 1)
+
+    return partial
+
+
+def _pow_dy(name: str) -> Callable[..., Any]:
+    """∂(x^y)/∂y = x^y·log(x); 0 at x = 0 (as JAX); no real derivative for x < 0."""
+
+    def partial(ans: Any, x: Any, y: Any) -> Any:
+        xv = primal_value(x)
+        if xv == 0:
+            return 0.0
+        if xv < 0:
+            msg = (
+                f"{name}: the derivative with respect to the exponent at x={xv!r} "
+                "needs log(x), which is not real for x < 0. Make the exponent a constant "
+                "(or fad.stop_gradient(y)) when the base is negative."
+            )
+            raise ValueError(msg)
+        return ans * log(x)
+
+    return partial
+
+
 # --- arithmetic ------------------------------------------------------------------
 
-add = _register(
-    Primitive("add", operator.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0), linear=(1.0, 1.0))
+add: Primitive = _def(
+    "add", operator.add, lambda ans, x, y: 1.0, lambda ans, x, y: 1.0, linear=(1.0, 1.0)
 )
-sub = _register(
-    Primitive("sub", operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0), linear=(1.0, -1.0))
+sub: Primitive = _def(
+    "sub", operator.sub, lambda ans, x, y: 1.0, lambda ans, x, y: -1.0, linear=(1.0, -1.0)
 )
-neg = _register(Primitive("neg", operator.neg, (lambda ans, x: -1.0,), linear=(-1.0,)))
-pos = _register(Primitive("pos", operator.pos, (lambda ans, x: 1.0,), linear=(1.0,)))
-mul = _register(Primitive("mul", operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)))
-truediv = _register(
-    Primitive(
-        "truediv",
-        operator.truediv,
-        (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y),
-    )
+neg: Primitive = _def("neg", operator.neg, lambda ans, x: -1.0, linear=(-1.0,))
+pos: Primitive = _def("pos", operator.pos, lambda ans, x: 1.0, linear=(1.0,))
+mul: Primitive = _def("mul", operator.mul, lambda ans, x, y: y, lambda ans, x, y: x)
+truediv: Primitive = _def(
+    "truediv", operator.truediv, lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y
 )
-pow = _register(  # noqa: A001 - the primitive is named after the operator it is
-    Primitive(
-        "pow",
-        _real_pow,
-        (
-            lambda ans, x, y: y * x ** (y - 1),
-            lambda ans, x, y: ans * log(x),
-        ),
-    )
+pow: Primitive = _def(  # noqa: A001 - the primitive is named after the operator it is
+    "pow", _real_pow, _pow_dx("x ** y", operator.pow), _pow_dy("x ** y")
 )
+mod: Primitive = _def(
+    "mod", operator.mod, lambda ans, x, y: 1.0, lambda ans, x, y: -floordiv(x, y)
+)
+fabs: Primitive = _def("fabs", math.fabs, lambda ans, x: _sign(x))
+abs: Primitive = _def("abs", operator.abs, lambda ans, x: _sign(x))  # noqa: A001
 # Piecewise-constant functions: zero derivative, so tracers give the plain value.
-floordiv = _register(Primitive("floordiv", operator.floordiv, None))
-floor = _register(Primitive("floor", math.floor, None))
-ceil = _register(Primitive("ceil", math.ceil, None))
-trunc = _register(Primitive("trunc", math.trunc, None))
-sign = _register(Primitive("sign", lambda x: (x > 0) - (x < 0), None))
-mod = _register(
-    Primitive(
-        "mod",
-        operator.mod,
-        (lambda ans, x, y: 1.0, lambda ans, x, y: -floordiv(x, y)),
-    )
+floordiv: Primitive = _def("floordiv", operator.floordiv)
+floor: Primitive = _def("floor", math.floor)
+ceil: Primitive = _def("ceil", math.ceil)
+trunc: Primitive = _def("trunc", math.trunc)
+# Not registered: a helper with no counterpart in ``math`` (kept for code using it).
+sign: Primitive = Primitive("sign", lambda x: (x > 0) - (x < 0), None)
+
+# --- trigonometric -----------------------------------------------------------------
+
+
+def _asin_d(name: str, sign: float) -> Callable[..., Any]:
+    def partial(ans: Any, x: Any) -> Any:
+        v = primal_value(x)
+        if v == 1 or v == -1:
+            _infinite(name, x)
+        return sign / sqrt(1.0 - x * x)
+
+    return partial
+
+
+def _atan2_dy(ans: Any, y: Any, x: Any) -> Any:
+    if primal_value(x) == 0 and primal_value(y) == 0:
+        _infinite("fad.math.atan2", y, x)
+    return x / (x * x + y * y)
+
+
+def _atan2_dx(ans: Any, y: Any, x: Any) -> Any:
+    if primal_value(x) == 0 and primal_value(y) == 0:
+        _infinite("fad.math.atan2", y, x)
+    return -y / (x * x + y * y)
+
+
+sin: Primitive = _def("sin", math.sin, lambda ans, x: cos(x))
+cos: Primitive = _def("cos", math.cos, lambda ans, x: -sin(x))
+tan: Primitive = _def("tan", math.tan, lambda ans, x: 1.0 + ans * ans)
+asin: Primitive = _def("asin", math.asin, _asin_d("fad.math.asin", 1.0))
+acos: Primitive = _def("acos", math.acos, _asin_d("fad.math.acos", -1.0))
+atan: Primitive = _def("atan", math.atan, lambda ans, x: 1.0 / (1.0 + x * x))
+atan2: Primitive = _def("atan2", math.atan2, _atan2_dy, _atan2_dx)
+_DEG = 180.0 / math.pi
+_RAD = math.pi / 180.0
+degrees: Primitive = _def("degrees", math.degrees, lambda ans, x: _DEG, linear=(_DEG,))
+radians: Primitive = _def("radians", math.radians, lambda ans, x: _RAD, linear=(_RAD,))
+
+# --- hyperbolic --------------------------------------------------------------------
+
+
+def _acosh_d(ans: Any, x: Any) -> Any:
+    if primal_value(x) == 1:
+        _infinite("fad.math.acosh", x)
+    return 1.0 / (sqrt(x - 1.0) * sqrt(x + 1.0))
+
+
+sinh: Primitive = _def("sinh", math.sinh, lambda ans, x: cosh(x))
+cosh: Primitive = _def("cosh", math.cosh, lambda ans, x: sinh(x))
+tanh: Primitive = _def("tanh", math.tanh, lambda ans, x: 1.0 - ans * ans)
+asinh: Primitive = _def("asinh", math.asinh, lambda ans, x: 1.0 / sqrt(x * x + 1.0))
+acosh: Primitive = _def("acosh", math.acosh, _acosh_d)
+atanh: Primitive = _def("atanh", math.atanh, lambda ans, x: 1.0 / (1.0 - x * x))
+
+# --- exponentials, logarithms, powers ------------------------------------------------
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _exp2(x: Any) -> float:
+    """``math.exp2`` (Python >= 3.11), else ``math.pow(2.0, x)`` (same errors)."""
+    return math.pow(2.0, x)
+
+
+def _cbrt(x: Any) -> float:
+    """``math.cbrt`` (Python >= 3.11), else a real cube root refined by one Newton step."""
+    x = float(x)
+    y = math.copysign(math.fabs(x) ** (1.0 / 3.0), x)
+    if y != 0.0 and math.isfinite(y):
+        y -= (y * y * y - x) / (3.0 * y * y)
+    return y
+
+
+_exp2_impl: Callable[[Any], float] = getattr(math, "exp2", _exp2)
+_cbrt_impl: Callable[[Any], float] = getattr(math, "cbrt", _cbrt)
+
+
+def _sqrt_d(ans: Any, x: Any) -> Any:
+    if primal_value(ans) == 0:
+        _infinite("fad.math.sqrt", x)
+    return 0.5 / ans
+
+
+def _cbrt_d(ans: Any, x: Any) -> Any:
+    if primal_value(ans) == 0:
+        _infinite("fad.math.cbrt", x)
+    return 1.0 / (3.0 * ans * ans)
+
+
+exp: Primitive = _def("exp", math.exp, lambda ans, x: ans)
+exp2: Primitive = _def("exp2", _exp2_impl, lambda ans, x: ans * _LN2)
+expm1: Primitive = _def("expm1", math.expm1, lambda ans, x: ans + 1.0)
+log: Primitive = _def("log", math.log, lambda ans, x: 1.0 / x)
+log2: Primitive = _def("log2", math.log2, lambda ans, x: 1.0 / (x * _LN2))
+log10: Primitive = _def("log10", math.log10, lambda ans, x: 1.0 / (x * _LN10))
+log1p: Primitive = _def("log1p", math.log1p, lambda ans, x: 1.0 / (1.0 + x))
+sqrt: Primitive = _def("sqrt", math.sqrt, _sqrt_d)
+cbrt: Primitive = _def("cbrt", _cbrt_impl, _cbrt_d)
+math_pow: Primitive = _def(  # math.pow: always a float, ValueError where ** gives complex
+    "math_pow",
+    math.pow,
+    _pow_dx("fad.math.pow", lambda x, y: math_pow(x, y)),
+    _pow_dy("fad.math.pow"),
 )
-fabs = _register(Primitive("fabs", math.fabs, (lambda ans, x: float(sign(x)),)))
-abs = _register(Primitive("abs", operator.abs, (lambda ans, x: float(sign(x)),)))  # noqa: A001
 
-# --- elementary functions ----------------------------------------------------------
+# --- sign and remainder ------------------------------------------------------------
 
-sin = _register(Primitive("sin", math.sin, (lambda ans, x: cos(x),)))
-cos = _register(Primitive("cos", math.cos, (lambda ans, x: -sin(x),)))
-exp = _register(Primitive("exp", math.exp, (lambda ans, x: ans,)))
-log = _register(Primitive("log", math.log, (lambda ans, x: 1.0 / x,)))
-sqrt = _register(Primitive("sqrt", math.sqrt, (lambda ans, x: 0.5 / ans,)))
-tanh = _register(Primitive("tanh", math.tanh, (lambda ans, x: 1.0 - ans * ans,)))
+
+def _copysign_dx(ans: Any, x: Any, y: Any) -> float:
+    xv = primal_value(x)
+    if xv == 0:
+        return 0.0
+    return math.copysign(1.0, xv) * math.copysign(1.0, primal_value(y))
+
+
+def _fmod_dy(ans: Any, x: Any, y: Any) -> float:
+    xv, yv = primal_value(x), primal_value(y)
+    return -float(round((xv - math.fmod(xv, yv)) / yv))
+
+
+copysign: Primitive = _def("copysign", math.copysign, _copysign_dx, lambda ans, x, y: 0.0)
+fmod: Primitive = _def("fmod", math.fmod, lambda ans, x, y: 1.0, _fmod_dy)
+
+# --- special functions -------------------------------------------------------------
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+# B₂, B₄, …, B₂₀: the Bernoulli numbers of the asymptotic series of ψ⁽ⁿ⁾.
+_BERNOULLI = (
+    1.0 / 6.0,
+    -1.0 / 30.0,
+    1.0 / 42.0,
+    -1.0 / 30.0,
+    5.0 / 66.0,
+    -691.0 / 2730.0,
+    7.0 / 6.0,
+    -3617.0 / 510.0,
+    43867.0 / 798.0,
+    -174611.0 / 330.0,
+)
+
+
+def _cot_derivative_poly(n: int) -> list[float]:
+    """Coefficients of Qₙ with dⁿ/dxⁿ cot(πx) = πⁿ Qₙ(cot πx): Q₀ = c, Qₖ₊₁ = -(1+c²)Qₖ'."""
+    q = [0.0, 1.0]
+    for _ in range(n):
+        dq = [i * q[i] for i in range(1, len(q))] or [0.0]
+        new = [0.0] * (len(dq) + 2)
+        for i, c in enumerate(dq):
+            new[i] -= c
+            new[i + 2] -= c
+        q = new
+    return q
+
+
+def polygamma_value(n: int, x: float) -> float:
+    """ψ⁽ⁿ⁾(x), the n-th derivative of digamma, on plain numbers (accurate to ~1e-14).
+
+    Upward recurrence ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x+1) + (-1)ⁿ⁺¹ n!/xⁿ⁺¹ to a large argument, then
+    the asymptotic series; the reflection formula for negative ``x``. Poles (0, -1,
+    -2, …) raise ``ValueError("math domain error")``, as ``math.gamma`` does there.
+
+    Example:
+        >>> round(polygamma_value(0, 1.0), 12)  # -Euler's gamma
+        -0.577215664902
+    """
+    n = operator.index(n)
+    if n < 0:
+        msg = f"polygamma order n must be a non-negative integer, got {n}."
+        raise ValueError(msg)
+    x = float(x)
+    if math.isnan(x):
+        return x
+    if x <= 0.0 and (math.isinf(x) or x == math.floor(x)):
+        msg = "math domain error"
+        raise ValueError(msg)
+    if x < 0.0:
+        # (-1)ⁿ ψ⁽ⁿ⁾(1-x) - ψ⁽ⁿ⁾(x) = π dⁿ/dxⁿ cot(πx); reduce πx exactly first.
+        r = x - round(x)
+        c = math.cos(math.pi * r) / math.sin(math.pi * r)
+        q = 0.0
+        for coef in reversed(_cot_derivative_poly(n)):
+            q = q * c + coef
+        return (-1.0) ** n * polygamma_value(n, 1.0 - x) - math.pi ** (n + 1) * q
+    fact = float(math.factorial(n))
+    sign = -1.0 if n % 2 == 0 else 1.0  # (-1)ⁿ⁺¹
+    result = 0.0
+    threshold = 12.0 + 2.0 * n
+    while x < threshold:
+        result += sign * fact * (1.0 / x) ** (n + 1)
+        x += 1.0
+    inv = 1.0 / x
+    inv2 = inv * inv
+    if n == 0:
+        series = math.log(x) - 0.5 * inv
+        power = inv2
+        for k, b in enumerate(_BERNOULLI, start=1):
+            series -= b / (2 * k) * power
+            power *= inv2
+        return result + series
+    # (-1)ⁿ⁺¹ [(n-1)!/xⁿ + n!/(2xⁿ⁺¹) + Σₖ B₂ₖ (2k+n-1)!/(2k)! / x²ᵏ⁺ⁿ]
+    inv_n = inv**n
+    series = math.factorial(n - 1) * inv_n + fact * 0.5 * inv_n * inv
+    power = inv_n * inv2
+    for k, b in enumerate(_BERNOULLI, start=1):
+        series += b * (math.factorial(2 * k + n - 1) / math.factorial(2 * k)) * power
+        power *= inv2
+    return result + sign * series
+
+
+def _polygamma_dn(ans: Any, n: Any, x: Any) -> NoReturn:
+    msg = "fad.math.polygamma is not differentiable in its order n; pass n as a plain int."
+    raise TypeError(msg)
+
+
+erf: Primitive = _def("erf", math.erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-(x * x)))
+erfc: Primitive = _def("erfc", math.erfc, lambda ans, x: -_TWO_OVER_SQRT_PI * exp(-(x * x)))
+gamma: Primitive = _def("gamma", math.gamma, lambda ans, x: ans * digamma(x))
+lgamma: Primitive = _def("lgamma", math.lgamma, lambda ans, x: digamma(x))
+# Not in ``math``: the derivatives of lgamma, so that gamma and lgamma nest to any order.
+digamma: Primitive = _def(
+    "digamma", lambda x: polygamma_value(0, x), lambda ans, x: polygamma(1, x)
+)
+polygamma: Primitive = _def(
+    "polygamma", polygamma_value, _polygamma_dn, lambda ans, n, x: polygamma(n + 1, x)
+)
+
+# --- functions of any number of arguments --------------------------------------------
+# ``hypot``, ``fsum`` and ``sumprod`` take any number of arguments; one primitive per
+# arity, made on first use. The registry holds the two-coordinate (two-term) forms.
+
+
+def _hypot_d(i: int) -> Callable[..., Any]:
+    def partial(ans: Any, *xs: Any) -> Any:
+        if primal_value(ans) == 0:
+            return 0.0  # the kink of the norm at the origin: 0, as for abs
+        return xs[i] / ans
+
+    return partial
+
+
+def _sumprod_value(*pq: Any) -> Any:
+    """``math.sumprod(p, q)`` for ``pq = p + q`` (Python >= 3.12; exact fallback before)."""
+    n = len(pq) // 2
+    p, q = pq[:n], pq[n:]
+    native = getattr(math, "sumprod", None)
+    if native is not None:
+        return native(p, q)
+    if all(type(v) is int for v in pq):
+        return sum(a * b for a, b in zip(p, q, strict=True))
+    if not all(math.isfinite(v) for v in pq):
+        return sum(a * b for a, b in zip(p, q, strict=True))
+    exact = sum(
+        (fractions.Fraction(a) * fractions.Fraction(b) for a, b in zip(p, q, strict=True)),
+        fractions.Fraction(0),
+    )
+    return float(exact)
+
+
+def _sumprod_d(i: int, n: int) -> Callable[..., Any]:
+    j = i + n if i < n else i - n  # ∂(Σ pₖqₖ)/∂pᵢ = qᵢ and ∂/∂qᵢ = pᵢ
+    return lambda ans, *pq: pq[j]
+
+
+_variadic: dict[tuple[str, int], Primitive] = {}
+
+
+def hypot_n(n: int) -> Primitive:
+    """The primitive ``hypot`` of ``n`` coordinates."""
+    prim = _variadic.get(("hypot", n))
+    if prim is None:
+        prim = Primitive("hypot", math.hypot, [_hypot_d(i) for i in range(n)])
+        _variadic["hypot", n] = prim
+    return prim
+
+
+def fsum_n(n: int) -> Primitive:
+    """The primitive ``fsum`` of ``n`` terms (linear: every partial is 1)."""
+    prim = _variadic.get(("fsum", n))
+    if prim is None:
+        prim = Primitive(
+            "fsum", lambda *xs: math.fsum(xs), [lambda ans, *xs: 1.0] * n, linear=[1.0] * n
+        )
+        _variadic["fsum", n] = prim
+    return prim
+
+
+def sumprod_n(n: int) -> Primitive:
+    """The primitive ``sumprod`` of two vectors of length ``n``, as 2n arguments p + q."""
+    prim = _variadic.get(("sumprod", n))
+    if prim is None:
+        prim = Primitive("sumprod", _sumprod_value, [_sumprod_d(i, n) for i in range(2 * n)])
+        _variadic["sumprod", n] = prim
+    return prim
+
+
+hypot: Primitive = _register(hypot_n(2))
+fsum: Primitive = _register(fsum_n(2))
+sumprod: Primitive = _register(sumprod_n(2))  # p = (p₀, p₁), q = (q₀, q₁)
