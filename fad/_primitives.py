@@ -257,8 +257,20 @@ def _fmod_dy(ans: Any, x: Any, y: Any) -> float:
     return -float(round((xv - math.fmod(xv, yv)) / yv))
 
 
+def _remainder_dy(ans: Any, x: Any, y: Any) -> float:
+    xv, yv = primal_value(x), primal_value(y)
+    return -float(round((xv - math.remainder(xv, yv)) / yv))
+
+
+def _ldexp_di(ans: Any, x: Any, i: Any) -> NoReturn:
+    msg = "fad.math.ldexp is not differentiable in its integer exponent i; pass i as an int."
+    raise TypeError(msg)
+
+
 copysign: Primitive = _def("copysign", math.copysign, _copysign_dx, lambda ans, x, y: 0.0)
 fmod: Primitive = _def("fmod", math.fmod, lambda ans, x, y: 1.0, _fmod_dy)
+remainder: Primitive = _def("remainder", math.remainder, lambda ans, x, y: 1.0, _remainder_dy)
+ldexp: Primitive = _def("ldexp", math.ldexp, lambda ans, x, i: math.ldexp(1.0, i), _ldexp_di)
 
 # --- special functions -------------------------------------------------------------
 
