@@ -1,13 +1,42 @@
 """fad: dual and codual numbers, automatic differentiation with a JAX-style API."""
 
+from fad import math as math
+from fad import testing as testing
 from fad import tree as tree
+from fad._api import derivative as derivative
 from fad._api import grad as grad
+from fad._api import hessian as hessian
+from fad._api import jacfwd as jacfwd
+from fad._api import jacrev as jacrev
 from fad._api import jvp as jvp
+from fad._api import linearize as linearize
+from fad._api import stop_gradient as stop_gradient
 from fad._api import value_and_grad as value_and_grad
 from fad._api import vjp as vjp
 from fad._core import Primitive as Primitive
 from fad._core import Tracer as Tracer
+from fad._duality import to_codual as to_codual
+from fad._duality import to_dual as to_dual
+from fad._extend import primitive as primitive
+from fad._taylor import taylor as taylor
 from fad.tracers.codual import Codual as Codual
 from fad.tracers.dual import Dual as Dual
+from fad.tracers.jet import Jet as Jet
 
-__all__ = ["Codual", "Dual", "Primitive", "Tracer", "grad", "jvp", "tree", "value_and_grad", "vjp"]
+__all__ = [
+    "Codual",
+    "Dual",
+    "Jet",
+    "Primitive",
+    "Tracer",
+    "grad",
+    "jvp",
+    "math",
+    "primitive",
+    "taylor",
+    "to_codual",
+    "to_dual",
+    "tree",
+    "value_and_grad",
+    "vjp",
+]
