@@ -2,7 +2,6 @@
 
 from fad import math as math
 from fad import testing as testing
-from fad import math as math
 from fad import tree as tree
 from fad._api import derivative as derivative
 from fad._api import grad as grad
@@ -16,8 +15,6 @@ from fad._api import value_and_grad as value_and_grad
 from fad._api import vjp as vjp
 from fad._core import Primitive as Primitive
 from fad._core import Tracer as Tracer
-from fad._duality import to_codual as to_codual
-from fad._duality import to_dual as to_dual
 from fad._duality import to_codual as to_codual
 from fad._duality import to_dual as to_dual
 from fad._extend import primitive as primitive
