@@ -1,26 +1,35 @@
 """Pytrees: nested containers whose leaves are the numbers fad differentiates.
 
-Tuples, lists, dicts (keys in sorted order, as JAX), ``None`` (an empty subtree),
-namedtuples and attrs classes are pytrees; :func:`register_pytree_node` adds more.
-Everything else is a leaf.
+Tuples, lists, dicts (keys in sorted order, as JAX), ``collections.OrderedDict``
+(insertion order) and ``collections.defaultdict`` (sorted keys), ``None`` (an empty
+subtree: no leaves), namedtuples and attrs classes are pytrees;
+:func:`register_pytree_node` adds more. Everything else is a leaf, and so is every
+fad tracer (``Dual`` and ``Codual`` are attrs classes, but never containers).
+
+A leaf's *path* names how to reach it from the root, as JAX's key paths print:
+``[0]`` for a sequence index, ``['w']`` for a dict key, ``.x`` for a field of a
+namedtuple or an attrs class. Error messages of the transforms use them.
 
 Example:
     >>> from fad.tree import tree_flatten, tree_unflatten
     >>> leaves, treedef = tree_flatten({"b": [1.0, 2.0], "a": (3.0, None)})
     >>> leaves
     [3.0, 1.0, 2.0]
+    >>> treedef
+    PyTreeDef({'a': (*, None), 'b': [*, *]})
     >>> tree_unflatten(treedef, [x * 10 for x in leaves])
     {'a': (30.0, None), 'b': [10.0, 20.0]}
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+import collections
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import attrs
 
-from fad._core import Tracer
+from fad._core import Tracer, register_tracer
 
 __all__ = [
     "PyTreeDef",
@@ -33,25 +42,36 @@ __all__ = [
     "tree_unflatten",
 ]
 
-Flatten = Callable[[Any], tuple[Iterable[Any], Hashable]]
-Unflatten = Callable[[Hashable, Iterable[Any]], Any]
-
-
 class _NodeType(NamedTuple):
-    flatten: Flatten
-    unflatten: Unflatten
+    """How to take a node apart and put it back, and how to name its children."""
+
+    name: str
+    flatten: Callable[[Any], tuple[Iterable[Any], Any]]
+    unflatten: Callable[[Any, list[Any]], Any]
     # how to name child i in a path: "[0]", "['key']" or ".field"
-    keys: Callable[[Any, Hashable], list[str]]
+    keys: Callable[[Any, Any, int], list[str]]
+    # how to print a node of this type whose children print as the given strings
+    show: Callable[[Any, list[str]], str]
 
 
-_registry: dict[type, _NodeType] = {}
+# type -> node type, or None for a type known to be a leaf (a cache).
+_registry: dict[type, _NodeType | None] = {float: None, int: None, bool: None, complex: None, str: None}
 
 
-def register_pytree_node(nodetype: type, flatten_func: Flatten, unflatten_func: Unflatten) -> None:
+def _index_keys(node: Any, aux: Any, n: int) -> list[str]:
+    return [f"[{i}]" for i in range(n)]
+
+
+def register_pytree_node(
+    nodetype: type,
+    flatten_func: Callable[[Any], tuple[Iterable[Any], Any]],
+    unflatten_func: Callable[[Any, Iterable[Any]], Any],
+) -> None:
     """Make instances of ``nodetype`` pytree nodes.
 
     Args:
-        nodetype: the class.
+        nodetype: the class (instances of subclasses are not nodes unless
+            registered too, as in JAX).
         flatten_func: ``node -> (children, aux_data)``; ``aux_data`` must be hashable
             and compare equal for nodes of the same structure.
         unflatten_func: ``(aux_data, children) -> node``.
@@ -65,88 +85,185 @@ def register_pytree_node(nodetype: type, flatten_func: Flatten, unflatten_func: 
         ...                               lambda aux, ch: Point(*ch))
         >>> fad.tree.tree_leaves(Point(1.0, 2.0))
         [1.0, 2.0]
+        >>> fad.grad(lambda p: p.x * p.y)(Point(3.0, 4.0)).x
+        4.0
     """
+    name = nodetype.__name__
+
+    def unflatten(aux: Any, children: list[Any]) -> Any:
+        return unflatten_func(aux, children)
+
     _registry[nodetype] = _NodeType(
+        name,
         flatten_func,
-        unflatten_func,
-        lambda node, aux: [f"[{i}]" for i in range(len(list(flatten_func(node)[0])))],
+        unflatten,
+        _index_keys,
+        lambda aux, ch: f"{name}[{', '.join(ch)}]",
     )
 
 
-def _index_keys(node: Any, aux: Hashable) -> list[str]:
-    return [f"[{i}]" for i in range(len(node))]
+def _show_seq(open_: str, close: str) -> Callable[[Any, list[str]], str]:
+    def show(aux: Any, ch: list[str]) -> str:
+        if open_ == "(" and len(ch) == 1:
+            return f"({ch[0]},)"
+        return open_ + ", ".join(ch) + close
+
+    return show
 
 
-_registry[tuple] = _NodeType(lambda t: (t, None), lambda aux, ch: tuple(ch), _index_keys)
-_registry[list] = _NodeType(lambda t: (t, None), lambda aux, ch: list(ch), _index_keys)
-
-
-def _dict_flatten(d: dict[Any, Any]) -> tuple[list[Any], Hashable]:
-    keys = tuple(sorted(d))
-    return [d[k] for k in keys], keys
-
-
-def _dict_unflatten(keys: Hashable, children: Iterable[Any]) -> dict[Any, Any]:
-    assert isinstance(keys, tuple)
-    return dict(zip(keys, children, strict=True))
-
-
-_registry[dict] = _NodeType(
-    _dict_flatten, _dict_unflatten, lambda d, keys: [f"[{k!r}]" for k in keys]  # type: ignore[union-attr]
+_registry[tuple] = _NodeType(
+    "tuple", lambda t: (t, None), lambda aux, ch: tuple(ch), _index_keys, _show_seq("(", ")")
+)
+_registry[list] = _NodeType(
+    "list", lambda t: (t, None), lambda aux, ch: list(ch), _index_keys, _show_seq("[", "]")
 )
 
 
+def _sorted_keys(d: dict[Any, Any]) -> tuple[Any, ...]:
+    try:
+        return tuple(sorted(d))
+    except TypeError:  # keys of mixed types: sort by type name, then value
+        return tuple(sorted(d, key=lambda k: (type(k).__name__, repr(k))))
+
+
+def _dict_flatten(d: dict[Any, Any]) -> tuple[list[Any], tuple[Any, ...]]:
+    keys = _sorted_keys(d)
+    return [d[k] for k in keys], keys
+
+
+def _dict_keys(node: Any, keys: tuple[Any, ...], n: int) -> list[str]:
+    return [f"[{k!r}]" for k in keys]
+
+
+def _show_dict(keys: tuple[Any, ...], ch: list[str]) -> str:
+    return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(keys, ch, strict=True)) + "}"
+
+
+_registry[dict] = _NodeType(
+    "dict",
+    _dict_flatten,
+    lambda keys, ch: dict(zip(keys, ch, strict=True)),
+    _dict_keys,
+    _show_dict,
+)
+_registry[collections.OrderedDict] = _NodeType(
+    "OrderedDict",
+    lambda d: (list(d.values()), tuple(d)),
+    lambda keys, ch: collections.OrderedDict(zip(keys, ch, strict=True)),
+    _dict_keys,
+    lambda keys, ch: "OrderedDict(" + _show_dict(keys, ch) + ")",
+)
+
+
+def _defaultdict_flatten(d: collections.defaultdict[Any, Any]) -> tuple[list[Any], Any]:
+    keys = _sorted_keys(d)
+    return [d[k] for k in keys], (d.default_factory, keys)
+
+
+_registry[collections.defaultdict] = _NodeType(
+    "defaultdict",
+    _defaultdict_flatten,
+    lambda aux, ch: collections.defaultdict(aux[0], zip(aux[1], ch, strict=True)),
+    lambda node, aux, n: _dict_keys(node, aux[1], n),
+    lambda aux, ch: "defaultdict(" + _show_dict(aux[1], ch) + ")",
+)
+_NONE = _NodeType("None", lambda n: ((), None), lambda aux, ch: None, _index_keys, lambda aux, ch: "None")
+_registry[type(None)] = _NONE
+
+
+def _namedtuple_node(t: type) -> _NodeType:
+    fields: tuple[str, ...] = t._fields  # type: ignore[attr-defined]
+    return _NodeType(
+        t.__name__,
+        lambda n: (tuple(n), None),
+        lambda aux, ch: t(*ch),
+        lambda n, aux, k: [f".{f}" for f in fields],
+        lambda aux, ch: f"{t.__name__}(" + ", ".join(f"{f}={c}" for f, c in zip(fields, ch, strict=True)) + ")",
+    )
+
+
+def _attrs_node(t: type) -> _NodeType | None:
+    fields = attrs.fields(t)
+    if not all(a.init for a in fields):
+        return None  # a class with fields its __init__ does not take: a leaf
+    names = tuple(a.name for a in fields)
+    # attrs strips the leading underscore of private fields for __init__
+    inits = tuple(getattr(a, "alias", None) or a.name.lstrip("_") for a in fields)
+
+    def flatten(n: Any) -> tuple[list[Any], None]:
+        return [getattr(n, a) for a in names], None
+
+    def unflatten(aux: Any, ch: list[Any]) -> Any:
+        return t(**dict(zip(inits, ch, strict=True)))
+
+    return _NodeType(
+        t.__name__,
+        flatten,
+        unflatten,
+        lambda n, aux, k: [f".{a}" for a in names],
+        lambda aux, ch: f"{t.__name__}(" + ", ".join(f"{a}={c}" for a, c in zip(names, ch, strict=True)) + ")",
+    )
+
+
 def _node_type(node: Any) -> _NodeType | None:
+    """The node type of ``node``, or ``None`` if it is a leaf (cached per type)."""
     t = type(node)
-    entry = _registry.get(t)
-    if entry is not None:
-        return entry
-    if node is None:
-        return _NONE
-    if isinstance(node, tuple) and hasattr(t, "_fields"):  # a namedtuple
-        entry = _NodeType(
-            lambda n: (tuple(n), None),
-            lambda aux, ch, t=t: t(*ch),
-            lambda n, aux: [f".{f}" for f in type(n)._fields],
-        )
-        _registry[t] = entry
-        return entry
-    if attrs.has(t) and not isinstance(node, Tracer):  # tracers are leaves
-        names = tuple(a.name for a in attrs.fields(t))
-        init_names = tuple(a.name for a in attrs.fields(t) if a.init)
-        if names == init_names:
-            entry = _NodeType(
-                lambda n, names=names: ([getattr(n, a) for a in names], None),
-                lambda aux, ch, t=t, names=names: t(**dict(zip(names, ch, strict=True))),
-                lambda n, aux, names=names: [f".{a}" for a in names],
-            )
-            _registry[t] = entry
-            return entry
-    return None
-
-
-_NONE = _NodeType(lambda n: ((), None), lambda aux, ch: None, lambda n, aux: [])
+    try:
+        return _registry[t]
+    except KeyError:
+        pass
+    entry: _NodeType | None = None
+    if isinstance(node, Tracer):
+        register_tracer(t)  # tracers are leaves, whatever else they are
+    elif issubclass(t, tuple) and hasattr(t, "_fields"):
+        entry = _namedtuple_node(t)
+    elif attrs.has(t):
+        entry = _attrs_node(t)
+    _registry[t] = entry
+    return entry
 
 
 class PyTreeDef:
-    """The structure of a pytree: its node types and their aux data, without leaves."""
+    """The structure of a pytree: its node types and their aux data, without leaves.
 
-    __slots__ = ("aux", "children", "kind", "num_leaves")
+    Two structures compare equal when they have the same node types, the same aux
+    data (dict keys, ...) and equal children. ``num_leaves`` counts the leaves.
+    """
 
-    def __init__(self, kind: _NodeType | None, aux: Hashable, children: tuple[PyTreeDef, ...]) -> None:
+    __slots__ = ("_hash", "aux", "children", "kind", "num_leaves")
+
+    def __init__(self, kind: _NodeType | None, aux: Any, children: tuple[PyTreeDef, ...]) -> None:
         self.kind = kind
         self.aux = aux
         self.children = children
         self.num_leaves: int = 1 if kind is None else sum(c.num_leaves for c in children)
-
-    def _key(self) -> tuple[Any, ...]:
-        return (id(self.kind), self.aux, tuple(c._key() for c in self.children))
+        self._hash: int | None = None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PyTreeDef) and self._key() == other._key()
+        if self is other:
+            return True
+        if not isinstance(other, PyTreeDef):
+            return NotImplemented
+        return (
+            self.kind is other.kind
+            and self.num_leaves == other.num_leaves
+            and len(self.children) == len(other.children)
+            and _aux_equal(self.aux, other.aux)
+            and all(a == b for a, b in zip(self.children, other.children, strict=True))
+        )
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        if self._hash is None:
+            try:
+                aux_hash = hash(self.aux)
+            except TypeError:
+                aux_hash = 0
+            self._hash = hash((id(self.kind), aux_hash, self.children))
+        return self._hash
 
     def __repr__(self) -> str:
         return f"PyTreeDef({self._describe()})"
@@ -154,11 +271,14 @@ class PyTreeDef:
     def _describe(self) -> str:
         if self.kind is None:
             return "*"
-        if self.kind is _NONE:
-            return "None"
-        inner = ", ".join(c._describe() for c in self.children)
-        kind_name = next((t.__name__ for t, k in _registry.items() if k is self.kind), "node")
-        return f"{kind_name}[{inner}]"
+        return self.kind.show(self.aux, [c._describe() for c in self.children])
+
+
+def _aux_equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # an aux whose == misbehaves: fall back to identity
+        return a is b
 
 
 _LEAF = PyTreeDef(None, None, ())
@@ -173,18 +293,37 @@ def _flatten(tree: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None
         leaves.append(tree)
         return _LEAF
     children, aux = kind.flatten(tree)
-    return PyTreeDef(kind, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+    return PyTreeDef(kind, aux, tuple([_flatten(c, leaves, is_leaf) for c in children]))
 
 
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list[Any], PyTreeDef]:
-    """Return the leaves of ``tree`` (left to right) and its structure."""
+    """Return the leaves of ``tree`` (left to right) and its structure.
+
+    Args:
+        tree: a pytree.
+        is_leaf: optional predicate; a subtree for which it is true is a leaf.
+
+    Example:
+        >>> from fad.tree import tree_flatten
+        >>> tree_flatten([1.0, (2.0, None), {"z": 3.0}])
+        ([1.0, 2.0, 3.0], PyTreeDef([*, (*, None), {'z': *}]))
+    """
     leaves: list[Any] = []
     treedef = _flatten(tree, leaves, is_leaf)
     return leaves, treedef
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
-    """Rebuild a pytree of structure ``treedef`` from ``leaves``."""
+    """Rebuild a pytree of structure ``treedef`` from ``leaves``.
+
+    Raises:
+        ValueError: if the number of leaves differs from ``treedef.num_leaves``.
+
+    Example:
+        >>> from fad.tree import tree_structure, tree_unflatten
+        >>> tree_unflatten(tree_structure((0.0, [0.0])), [1.0, 2.0])
+        (1.0, [2.0])
+    """
     it = iter(leaves)
     out = _unflatten(treedef, it)
     if next(it, _SENTINEL) is not _SENTINEL:
@@ -207,17 +346,32 @@ def _unflatten(treedef: PyTreeDef, it: Any) -> Any:
 
 
 def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
-    """Return the leaves of ``tree``, left to right."""
+    """Return the leaves of ``tree``, left to right.
+
+    Example:
+        >>> from fad.tree import tree_leaves
+        >>> tree_leaves({"b": 2.0, "a": [1.0, None]})
+        [1.0, 2.0]
+    """
     return tree_flatten(tree, is_leaf)[0]
 
 
 def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
-    """Return the structure of ``tree``."""
+    """Return the structure of ``tree``.
+
+    Example:
+        >>> from fad.tree import tree_structure
+        >>> tree_structure((1.0, {"a": 2.0}))
+        PyTreeDef((*, {'a': *}))
+    """
     return tree_flatten(tree, is_leaf)[1]
 
 
 def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
     """Apply ``f`` to the leaves of ``tree`` (and the matching leaves of ``rest``).
+
+    Raises:
+        ValueError: if a tree of ``rest`` has another structure than ``tree``.
 
     Example:
         >>> from fad.tree import tree_map
@@ -235,20 +389,35 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: Callable[[An
     return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others, strict=True)])
 
 
-def tree_flatten_with_path(tree: Any) -> tuple[list[tuple[str, Any]], PyTreeDef]:
-    """Like :func:`tree_flatten`, each leaf paired with its path (``"[0]['w']"``)."""
-    leaves, treedef = tree_flatten(tree)
-    paths: list[str] = []
-    _paths(tree, "", paths)
-    return list(zip(paths, leaves, strict=True)), treedef
+def tree_flatten_with_path(
+    tree: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[list[tuple[str, Any]], PyTreeDef]:
+    """Like :func:`tree_flatten`, each leaf paired with its path (``"[0]['w']"``).
+
+    The root itself has the empty path ``""``.
+
+    Example:
+        >>> from fad.tree import tree_flatten_with_path
+        >>> tree_flatten_with_path({"w": [1.0, 2.0], "b": 0.5})[0]
+        [("['b']", 0.5), ("['w'][0]", 1.0), ("['w'][1]", 2.0)]
+    """
+    pairs: list[tuple[str, Any]] = []
+    treedef = _flatten_path(tree, "", pairs, is_leaf)
+    return pairs, treedef
 
 
-def _paths(tree: Any, prefix: str, out: list[str]) -> None:
-    kind = _node_type(tree)
+def _flatten_path(
+    tree: Any, prefix: str, out: list[tuple[str, Any]], is_leaf: Callable[[Any], bool] | None
+) -> PyTreeDef:
+    kind = None if is_leaf is not None and is_leaf(tree) else _node_type(tree)
     if kind is None:
-        out.append(prefix)
-        return
+        out.append((prefix, tree))
+        return _LEAF
     children, aux = kind.flatten(tree)
     children = list(children)
-    for key, child in zip(kind.keys(tree, aux), children, strict=True):
-        _paths(child, prefix + key, out)
+    keys = kind.keys(tree, aux, len(children))
+    return PyTreeDef(
+        kind,
+        aux,
+        tuple([_flatten_path(c, prefix + k, out, is_leaf) for k, c in zip(keys, children, strict=True)]),
+    )
