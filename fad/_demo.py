@@ -21,18 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 import fad
-from fad import _primitives as P
 from fad._core import FadRecursionError
 from fad.tree import tree_map
 
 __all__ = ["duality", "growth", "main", "newton", "newton_sqrt", "session"]
 
 Print = Callable[[str], None]
-
-
-def _sin(x: Any) -> Any:
-    """``fad.math.sin`` (the primitive itself, so this module needs nothing else)."""
-    return P.sin(x)
 
 
 def _heading(out: Print, text: str) -> None:
@@ -46,17 +40,12 @@ def duality(out: Print = print) -> None:
     _heading(out, "1. Dual and codual numbers: one number, both ways")
     d = fad.Dual(3.0, 0.5)
     out(f"  d = fad.Dual(3.0, 0.5)            {d!r}   (value, tangent)")
-    to_codual = getattr(fad, "to_codual", None)
-    to_dual = getattr(fad, "to_dual", None)
-    if to_codual is None or to_dual is None:
-        out("  (fad.to_codual / fad.to_dual are not available in this build)")
-        return
-    c = to_codual(d)
+    c = fad.to_codual(d)
     out(f"  c = fad.to_codual(d)              {type(c).__name__}(3.0, k -> k * 0.5)")
     out(f"  c.backprop(2.0)                   {c.backprop(2.0)!r}   (k * tangent)")
-    out(f"  fad.to_dual(c)                    {to_dual(c)!r}   (value, backprop(1))")
-    lhs = to_codual(_sin(d)).backprop(1.0)
-    rhs = _sin(c).backprop(1.0)
+    out(f"  fad.to_dual(c)                    {fad.to_dual(c)!r}   (value, backprop(1))")
+    lhs = fad.to_codual(fad.math.sin(d)).backprop(1.0)
+    rhs = fad.math.sin(c).backprop(1.0)
     out("  the mapping commutes with every primitive:")
     out(f"  to_codual(sin(d)).backprop(1.0)   {lhs:.12f}")
     out(f"  sin(to_codual(d)).backprop(1.0)   {rhs:.12f}   (= 0.5 * cos(3))")
@@ -89,10 +78,8 @@ def newton(out: Print = print) -> None:
     out(f"  {'computed by':<40} {'d sqrt(a)/da':>18} {'error':>9}")
     for name, value in rows:
         out(f"  {name:<40} {value:>18.15f} {abs(value - exact):>9.1e}")
-    out(
-        '  (mode="naive" under fad.grad is the codual above; each step uses X twice, so it'
-        " makes 2**20 backprop calls: see section 4)"
-    )
+    out('  mode="naive" under fad.grad is the codual above, and as slow: each step uses X')
+    out("  twice, so the backward pass makes 2**20 calls (section 4 shows the growth).")
 
 
 _SESSION = [
@@ -114,10 +101,6 @@ def _rounded(value: Any) -> Any:
 def session(out: Print = print) -> None:
     """A short interactive session with the transforms (floats shown to 6 places)."""
     _heading(out, "3. The transforms, as in JAX (floats rounded to 6 places)")
-    missing = [name for name in ("math", "hessian") if not hasattr(fad, name)]
-    if missing:
-        out(f"  (needs fad.{', fad.'.join(missing)}, not available in this build)")
-        return
     namespace: dict[str, Any] = {"fad": fad}
     for line in _SESSION:
         out(f"  >>> {line}")
@@ -129,7 +112,7 @@ def session(out: Print = print) -> None:
 
 def _chain(y: Any, depth: int) -> Any:
     for _ in range(depth):
-        y = _sin(y) * y + 0.5
+        y = fad.math.sin(y) * y + 0.5
     return y
 
 
