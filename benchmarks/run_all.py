@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             module = importlib.import_module(f"benchmarks.{name}")
         except ImportError as exc:
-            print(f"[fad bench] suite {name!r} skipped: benchmarks/{name}.py cannot be imported ({exc}).")
+            print(
+                f"[fad bench] suite {name!r} skipped: benchmarks/{name}.py does not import ({exc})."
+            )
             continue
         suite_argv = (["--quick"] if opts.quick else []) + (extra if name == "compare" else [])
         print(f"\n## benchmarks/{name}.py {' '.join(suite_argv)}\n", flush=True)
