@@ -969,8 +969,8 @@ def derivative(fun: Callable[[float], float], order: int = 1) -> Callable[[float
 
     Order 1 runs ``fun`` once on a :class:`~fad.tracers.dual.Dual`. Higher orders
     use Taylor-mode propagation (:func:`fad.taylor`, one pass carrying ``order + 1``
-    coefficients) when it is available, and nested Duals (``order`` levels, cost
-    ``2^order``) otherwise or when called on a tracer (inside another transform).
+    coefficients; it nests inside other transforms too) when it is available, and
+    nested Duals (``order`` levels, cost ``2^order``) otherwise.
 
     Args:
         fun: a function of one real scalar returning one real scalar.
@@ -1015,7 +1015,7 @@ def derivative(fun: Callable[[float], float], order: int = 1) -> Callable[[float
     def dn(x: float) -> float:
         x = _scalar_input(x, "derivative")
         tay = _taylor_module()
-        if tay is not None and type(x) is float:
+        if tay is not None:
             try:
                 coeffs = tay.taylor(fun, x, order)
             except NotImplementedError:
