@@ -15,6 +15,8 @@ from fad._api import value_and_grad as value_and_grad
 from fad._api import vjp as vjp
 from fad._core import Primitive as Primitive
 from fad._core import Tracer as Tracer
+from fad._custom import custom_jvp as custom_jvp
+from fad._custom import custom_vjp as custom_vjp
 from fad._duality import to_codual as to_codual
 from fad._duality import to_dual as to_dual
 from fad._extend import primitive as primitive
@@ -29,6 +31,8 @@ __all__ = [
     "Jet",
     "Primitive",
     "Tracer",
+    "custom_jvp",
+    "custom_vjp",
     "derivative",
     "grad",
     "hessian",
