@@ -22,7 +22,6 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
-
 from fad._core import is_tracer, new_level, primal_value
 from fad.tracers.codual import Codual
 from fad.tracers.dual import Dual
@@ -83,8 +82,10 @@ def reverse_strategy(mode: Mode) -> Any:
                 f"{', '.join(repr(m) for m in MODES)}, or a tracer class with seed() and apply()."
             )
             raise ValueError(msg) from None
-    if isinstance(mode, type) and callable(getattr(mode, "seed", None)) and callable(
-        getattr(mode, "apply", None)
+    if (
+        isinstance(mode, type)
+        and callable(getattr(mode, "seed", None))
+        and callable(getattr(mode, "apply", None))
     ):
         return mode
     msg = (
@@ -124,7 +125,9 @@ def _where(name: str, path: str) -> str:
     return f"{name} at path {path}" if path else name
 
 
-def _bad_leaf(fname: str, name: str, tree: Any, index: int, what: str = "differentiated") -> TypeError:
+def _bad_leaf(
+    fname: str, name: str, tree: Any, index: int, what: str = "differentiated"
+) -> TypeError:
     """The TypeError for leaf ``index`` of ``tree`` (found again, with its path)."""
     path, leaf = tree_flatten_with_path(tree)[0][index]
     kind = type(leaf).__name__
@@ -215,14 +218,19 @@ def _check_argnums(argnums: Any, fname: str) -> tuple[int, ...]:
     ):
         nums = tuple(argnums)
         if not nums:
-            msg = f"fad.{fname}: argnums={argnums!r} selects no argument; pass an int or a non-empty tuple of ints."
+            msg = (
+                f"fad.{fname}: argnums={argnums!r} selects no argument; pass an int or a "
+                "non-empty tuple of ints."
+            )
             raise ValueError(msg)
         return nums
     msg = f"fad.{fname}: argnums must be an int or a tuple of ints, not {argnums!r}."
     raise TypeError(msg)
 
 
-def _resolve_argnums(argnums: Any, nums: tuple[int, ...], nargs: int, fname: str) -> tuple[int, ...]:
+def _resolve_argnums(
+    argnums: Any, nums: tuple[int, ...], nargs: int, fname: str
+) -> tuple[int, ...]:
     """Make ``nums`` non-negative for a call with ``nargs`` positional arguments (as JAX)."""
     if max(nums) >= nargs:
         msg = (
@@ -246,11 +254,16 @@ def _resolve_argnums(argnums: Any, nums: tuple[int, ...], nargs: int, fname: str
 
 def _check_callable(fun: Any, fname: str) -> None:
     if not callable(fun):
-        msg = f"fad.{fname} expects a function as its first argument, not {type(fun).__name__} {fun!r}."
+        msg = (
+            f"fad.{fname} expects a function as its first argument, not "
+            f"{type(fun).__name__} {fun!r}."
+        )
         raise TypeError(msg)
 
 
-def _partial(fun: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...], kwargs: dict[str, Any]) -> Callable[..., Any]:
+def _partial(
+    fun: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...], kwargs: dict[str, Any]
+) -> Callable[..., Any]:
     """``fun`` as a function of the arguments at ``nums`` only."""
 
     def partial_fun(*diff_args: Any) -> Any:
@@ -276,7 +289,9 @@ def _jvp_flat(
 ) -> tuple[PyTreeDef, list[Any], list[Any], Any]:
     """Run ``fun`` on Duals; a tangent ``None`` leaves that input a constant."""
     level = new_level()
-    inputs = [p if t is None else Dual(p, t, level) for p, t in zip(p_leaves, t_leaves, strict=True)]
+    inputs = [
+        p if t is None else Dual(p, t, level) for p, t in zip(p_leaves, t_leaves, strict=True)
+    ]
     out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
     o_leaves, o_def = tree_flatten(out)
     _check_outputs(o_leaves, out, fname)
@@ -301,7 +316,9 @@ def _vjp_flat(
     has_aux: bool,
     mode: Mode,
     fname: str,
-) -> tuple[list[Any], PyTreeDef, list[Any], Callable[[Sequence[Any], Sequence[Any]], list[Any]], Any]:
+) -> tuple[
+    list[Any], PyTreeDef, list[Any], Callable[[Sequence[Any], Sequence[Any]], list[Any]], Any
+]:
     """Run ``fun`` on the inputs of the strategy ``mode``; return outputs and pullback."""
     cls = reverse_strategy(mode)
     level = new_level()
@@ -321,17 +338,25 @@ def _vjp_flat(
 
 @overload
 def jvp(
-    fun: Callable[..., R], primals: Sequence[Any], tangents: Sequence[Any], has_aux: Literal[False] = ...
+    fun: Callable[..., R],
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    has_aux: Literal[False] = ...,
 ) -> tuple[R, R]: ...
 
 
 @overload
 def jvp(
-    fun: Callable[..., tuple[R, A]], primals: Sequence[Any], tangents: Sequence[Any], has_aux: Literal[True]
+    fun: Callable[..., tuple[R, A]],
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    has_aux: Literal[True],
 ) -> tuple[R, R, A]: ...
 
 
-def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False) -> Any:
+def jvp(
+    fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
+) -> Any:
     """Evaluate ``fun`` and its derivative along ``tangents`` (forward mode, on Duals).
 
     Args:
@@ -373,7 +398,9 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         raise TypeError(msg)
     names = [f"argument {i}" for i in range(len(primals))]
     p_leaves, p_def = _flatten_inputs(primals, names, "jvp")
-    t_leaves, t_def = _flatten_inputs(tangents, [f"tangent of {n}" for n in names], "jvp", "tangent")
+    t_leaves, t_def = _flatten_inputs(
+        tangents, [f"tangent of {n}" for n in names], "jvp", "tangent"
+    )
     if t_def != p_def:
         for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
             ps, ts = tree_flatten(p)[1], tree_flatten(t)[1]
@@ -384,7 +411,9 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
                     "tree structure."
                 )
                 raise TypeError(msg)
-    o_def, primals_out, tangents_out, aux = _jvp_flat(fun, p_leaves, p_def, t_leaves, has_aux, "jvp")
+    o_def, primals_out, tangents_out, aux = _jvp_flat(
+        fun, p_leaves, p_def, t_leaves, has_aux, "jvp"
+    )
     result = (tree_unflatten(o_def, primals_out), tree_unflatten(o_def, tangents_out))
     return (*result, aux) if has_aux else result
 
@@ -422,7 +451,9 @@ class _VjpFun:
                 f"has structure {self._o_def!r}; pass a cotangent of the output's structure."
             )
             raise ValueError(msg)
-        result: tuple[Any, ...] = tree_unflatten(self._p_def, self._pullback(self._o_leaves, c_leaves))
+        result: tuple[Any, ...] = tree_unflatten(
+            self._p_def, self._pullback(self._o_leaves, c_leaves)
+        )
         return result
 
     def __repr__(self) -> str:
@@ -467,8 +498,12 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, mode: Mod
         (30.0, 20.0)
     """
     _check_callable(fun, "vjp")
-    p_leaves, p_def = _flatten_inputs(primals, [f"argument {i}" for i in range(len(primals))], "vjp")
-    o_leaves, o_def, primals_out, pullback, aux = _vjp_flat(fun, p_leaves, p_def, has_aux, mode, "vjp")
+    p_leaves, p_def = _flatten_inputs(
+        primals, [f"argument {i}" for i in range(len(primals))], "vjp"
+    )
+    o_leaves, o_def, primals_out, pullback, aux = _vjp_flat(
+        fun, p_leaves, p_def, has_aux, mode, "vjp"
+    )
     out = tree_unflatten(o_def, primals_out)
     vjp_fun = _VjpFun(o_leaves, o_def, p_def, pullback)
     if has_aux:
@@ -536,7 +571,9 @@ class _LinearFun:
 
 
 @overload
-def linearize(fun: Callable[..., R], *primals: Any, has_aux: Literal[False] = ...) -> tuple[R, Callable[..., R]]: ...
+def linearize(
+    fun: Callable[..., R], *primals: Any, has_aux: Literal[False] = ...
+) -> tuple[R, Callable[..., R]]: ...
 
 
 @overload
@@ -569,7 +606,9 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
         (12.0, 12.0, 4.0)
     """
     _check_callable(fun, "linearize")
-    p_leaves, p_def = _flatten_inputs(primals, [f"argument {i}" for i in range(len(primals))], "linearize")
+    p_leaves, p_def = _flatten_inputs(
+        primals, [f"argument {i}" for i in range(len(primals))], "linearize"
+    )
     level = new_level()
     inputs, _ = TapeCodual.seed(p_leaves, level)
     trace = inputs[0].trace if inputs else None
@@ -604,7 +643,9 @@ def _value_and_grad(
         diff = tuple(args[i] for i in nums)
         p_leaves, p_def = _flatten_inputs(diff, [f"argument {i}" for i in nums], fname)
         f = _partial(fun, args, nums, kwargs)
-        o_leaves, o_def, primals_out, pullback, aux = _vjp_flat(f, p_leaves, p_def, has_aux, mode, fname)
+        o_leaves, o_def, primals_out, pullback, aux = _vjp_flat(
+            f, p_leaves, p_def, has_aux, mode, fname
+        )
         if o_def.kind is not None or type(o_leaves[0]) is bool:
             shown = tree_unflatten(o_def, primals_out)
             msg = (
@@ -622,12 +663,14 @@ def _value_and_grad(
         return value, g
 
     value_and_grad_f.__name__ = f"{fname}_of_{getattr(fun, '__name__', 'fun')}"
-    value_and_grad_f.__doc__ = f"fad.{fname} of {getattr(fun, '__name__', 'fun')} with respect to argnums={argnums!r}."
+    value_and_grad_f.__doc__ = (
+        f"fad.{fname} of {getattr(fun, '__name__', 'fun')} with respect to argnums={argnums!r}."
+    )
     return value_and_grad_f
 
 
 @overload
-def value_and_grad(
+def value_and_grad(  # type: ignore[overload-overlap]
     fun: Callable[Concatenate[T, P], R],
     argnums: Literal[0] = ...,
     has_aux: Literal[False] = ...,
@@ -667,7 +710,11 @@ def value_and_grad(
 
 
 def value_and_grad(
-    fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, *, mode: Mode = None
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    *,
+    mode: Mode = None,
 ) -> Callable[..., Any]:
     """Return a function giving ``(fun(*args), gradient)`` in one reverse pass.
 
@@ -700,7 +747,7 @@ def value_and_grad(
 
 
 @overload
-def grad(
+def grad(  # type: ignore[overload-overlap]
     fun: Callable[Concatenate[T, P], Any],
     argnums: Literal[0] = ...,
     has_aux: Literal[False] = ...,
@@ -740,7 +787,11 @@ def grad(
 
 
 def grad(
-    fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, *, mode: Mode = None
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    *,
+    mode: Mode = None,
 ) -> Callable[..., Any]:
     """Return a function giving the gradient of scalar-valued ``fun`` (reverse mode).
 
@@ -841,7 +892,9 @@ def jacfwd(
             o_leaves, o_def = tree_flatten(out)
             _check_outputs(o_leaves, out, "jacfwd")
         in_def = p_def.children[0] if single else p_def
-        rows = [tree_unflatten(in_def, [col[i] for col in columns]) for i in range(o_def.num_leaves)]
+        rows = [
+            tree_unflatten(in_def, [col[i] for col in columns]) for i in range(o_def.num_leaves)
+        ]
         jac = tree_unflatten(o_def, rows)
         return (jac, aux) if has_aux else jac
 
@@ -849,7 +902,11 @@ def jacfwd(
 
 
 def jacrev(
-    fun: Callable[P, Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, *, mode: Mode = None
+    fun: Callable[P, Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    *,
+    mode: Mode = None,
 ) -> Callable[P, Any]:
     """Jacobian of ``fun`` by reverse mode: one recording, one pullback per output leaf.
 
@@ -895,7 +952,11 @@ def jacrev(
 
 
 def hessian(
-    fun: Callable[P, Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, *, mode: Mode = None
+    fun: Callable[P, Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    *,
+    mode: Mode = None,
 ) -> Callable[P, Any]:
     """Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))`` (forward over reverse).
 

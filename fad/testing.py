@@ -30,7 +30,9 @@ TOL = 1e-5
 """Default absolute and relative tolerance."""
 
 
-def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence[Any], eps: float = EPS) -> Any:
+def numerical_jvp(
+    f: Callable[..., Any], args: Sequence[Any], tangents: Sequence[Any], eps: float = EPS
+) -> Any:
     """Central finite difference of ``f`` at ``args`` along ``tangents``.
 
     Example:
@@ -92,7 +94,9 @@ def check_jvp(
     tangents = tree_map(lambda _: rng.gauss(0.0, 1.0), args)
     out, t_out = jvp(f, args, tangents)
     _check_close(out, f(*args), atol, rtol, f"the primal output of {what}")
-    _check_close(t_out, numerical_jvp(f, args, tangents, eps), atol, rtol, f"the tangent output of {what}")
+    _check_close(
+        t_out, numerical_jvp(f, args, tangents, eps), atol, rtol, f"the tangent output of {what}"
+    )
 
 
 def check_vjp(
@@ -121,7 +125,11 @@ def check_vjp(
     cotangent = tree_map(lambda _: rng.gauss(0.0, 1.0), out)
     ct_in = vjp_fun(cotangent)
     _check_close(
-        _inner(tangents, ct_in), _inner(t_out, cotangent), atol, rtol, f"<v, {what}(u)> against <J v, u>"
+        _inner(tangents, ct_in),
+        _inner(t_out, cotangent),
+        atol,
+        rtol,
+        f"<v, {what}(u)> against <J v, u>",
     )
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "tree_unflatten",
 ]
 
+
 class _NodeType(NamedTuple):
     """How to take a node apart and put it back, and how to name its children."""
 
@@ -55,7 +56,13 @@ class _NodeType(NamedTuple):
 
 
 # type -> node type, or None for a type known to be a leaf (a cache).
-_registry: dict[type, _NodeType | None] = {float: None, int: None, bool: None, complex: None, str: None}
+_registry: dict[type, _NodeType | None] = {
+    float: None,
+    int: None,
+    bool: None,
+    complex: None,
+    str: None,
+}
 
 
 def _index_keys(node: Any, aux: Any, n: int) -> list[str]:
@@ -167,7 +174,9 @@ _registry[collections.defaultdict] = _NodeType(
     lambda node, aux, n: _dict_keys(node, aux[1], n),
     lambda aux, ch: "defaultdict(" + _show_dict(aux[1], ch) + ")",
 )
-_NONE = _NodeType("None", lambda n: ((), None), lambda aux, ch: None, _index_keys, lambda aux, ch: "None")
+_NONE = _NodeType(
+    "None", lambda n: ((), None), lambda aux, ch: None, _index_keys, lambda aux, ch: "None"
+)
 _registry[type(None)] = _NONE
 
 
@@ -178,7 +187,9 @@ def _namedtuple_node(t: type) -> _NodeType:
         lambda n: (tuple(n), None),
         lambda aux, ch: t(*ch),
         lambda n, aux, k: [f".{f}" for f in fields],
-        lambda aux, ch: f"{t.__name__}(" + ", ".join(f"{f}={c}" for f, c in zip(fields, ch, strict=True)) + ")",
+        lambda aux, ch: (
+            f"{t.__name__}(" + ", ".join(f"{f}={c}" for f, c in zip(fields, ch, strict=True)) + ")"
+        ),
     )
 
 
@@ -201,7 +212,9 @@ def _attrs_node(t: type) -> _NodeType | None:
         flatten,
         unflatten,
         lambda n, aux, k: [f".{a}" for a in names],
-        lambda aux, ch: f"{t.__name__}(" + ", ".join(f"{a}={c}" for a, c in zip(names, ch, strict=True)) + ")",
+        lambda aux, ch: (
+            f"{t.__name__}(" + ", ".join(f"{a}={c}" for a, c in zip(names, ch, strict=True)) + ")"
+        ),
     )
 
 
@@ -296,7 +309,9 @@ def _flatten(tree: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None
     return PyTreeDef(kind, aux, tuple([_flatten(c, leaves, is_leaf) for c in children]))
 
 
-def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list[Any], PyTreeDef]:
+def tree_flatten(
+    tree: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[list[Any], PyTreeDef]:
     """Return the leaves of ``tree`` (left to right) and its structure.
 
     Args:
@@ -367,7 +382,9 @@ def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> P
     return tree_flatten(tree, is_leaf)[1]
 
 
-def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
+def tree_map(
+    f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> Any:
     """Apply ``f`` to the leaves of ``tree`` (and the matching leaves of ``rest``).
 
     Raises:
@@ -419,5 +436,10 @@ def _flatten_path(
     return PyTreeDef(
         kind,
         aux,
-        tuple([_flatten_path(c, prefix + k, out, is_leaf) for k, c in zip(keys, children, strict=True)]),
+        tuple(
+            [
+                _flatten_path(c, prefix + k, out, is_leaf)
+                for k, c in zip(keys, children, strict=True)
+            ]
+        ),
     )

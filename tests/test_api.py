@@ -36,7 +36,9 @@ def test_grad_closed_forms(mode: str) -> None:
     x = 0.7
     assert close(fad.grad(fm.sin, mode=mode)(x), math.cos(x))
     assert close(fad.grad(lambda x: x**3 + 2 * x, mode=mode)(x), 3 * x**2 + 2)
-    assert close(fad.grad(lambda x: fm.exp(fm.sin(x)), mode=mode)(x), math.cos(x) * math.exp(math.sin(x)))
+    assert close(
+        fad.grad(lambda x: fm.exp(fm.sin(x)), mode=mode)(x), math.cos(x) * math.exp(math.sin(x))
+    )
     assert close(fad.grad(lambda x: x / (1 + x * x), mode=mode)(x), (1 - x * x) / (1 + x * x) ** 2)
 
 
@@ -93,7 +95,9 @@ def test_jvp_closed_form_and_pytrees() -> None:
     y, t = fad.jvp(fm.sin, (0.3,), (2.0,))
     assert close(y, math.sin(0.3))
     assert close(t, 2 * math.cos(0.3))
-    out, tan = fad.jvp(lambda p: (p["a"] * p["b"], [p["a"]]), ({"a": 2.0, "b": 5.0},), ({"a": 1.0, "b": 0.5},))
+    out, tan = fad.jvp(
+        lambda p: (p["a"] * p["b"], [p["a"]]), ({"a": 2.0, "b": 5.0},), ({"a": 1.0, "b": 0.5},)
+    )
     assert out == (10.0, [2.0])
     assert tan == (5.0 + 1.0, [1.0])
 
@@ -148,7 +152,11 @@ def test_linearize_runs_fun_once_and_matches_jvp() -> None:
     y, f_jvp = fad.linearize(f, *primals)
     assert len(calls) == 1
     assert y == f(*primals)
-    for tangents in [(1.0, {"a": 0.0, "b": 0.0}), (0.0, {"a": 1.0, "b": 0.0}), (0.3, {"a": -1.0, "b": 2.0})]:
+    for tangents in [
+        (1.0, {"a": 0.0, "b": 0.0}),
+        (0.0, {"a": 1.0, "b": 0.0}),
+        (0.3, {"a": -1.0, "b": 2.0}),
+    ]:
         calls.clear()
         got = f_jvp(*tangents)
         assert not calls
@@ -231,7 +239,9 @@ def test_hessian_rosenbrock_10d(mode: str) -> None:
     x = [0.1 * i - 0.3 for i in range(10)]
     h = fad.hessian(rosenbrock, mode=mode)(x)
     assert tree_close(h, rosenbrock_hessian(x))
-    assert tree_close(fad.jacrev(fad.jacrev(rosenbrock, mode=mode), mode=mode)(x), rosenbrock_hessian(x))
+    assert tree_close(
+        fad.jacrev(fad.jacrev(rosenbrock, mode=mode), mode=mode)(x), rosenbrock_hessian(x)
+    )
     assert tree_close(fad.jacfwd(fad.jacfwd(rosenbrock))(x), rosenbrock_hessian(x))
 
 
@@ -257,7 +267,7 @@ def exp_sin_derivatives(x: float) -> list[float]:
 
 @pytest.mark.parametrize("x", [-1.3, 0.0, 0.4, 2.0])
 def test_derivative_order_4_of_exp_sin(x: float) -> None:
-    f = lambda x: fm.exp(fm.sin(x))  # noqa: E731
+    f = lambda x: fm.exp(fm.sin(x))
     want = exp_sin_derivatives(x)
     for order in range(5):
         assert close(fad.derivative(f, order)(x), want[order])
@@ -271,7 +281,7 @@ def test_derivative_of_constant_and_integer_input() -> None:
 
 def test_derivative_high_order_inside_grad() -> None:
     # d/dx f''(x) = f'''(x), for f = exp∘sin
-    f = lambda x: fm.exp(fm.sin(x))  # noqa: E731
+    f = lambda x: fm.exp(fm.sin(x))
     for mode in MODES:
         assert close(fad.grad(fad.derivative(f, 2), mode=mode)(0.4), exp_sin_derivatives(0.4)[3])
     assert close(fad.derivative(fad.derivative(f, 2), 2)(0.4), exp_sin_derivatives(0.4)[4])
@@ -281,14 +291,23 @@ def test_derivative_high_order_inside_grad() -> None:
 def test_stop_gradient(mode: str) -> None:
     assert fad.grad(lambda x: x * fad.stop_gradient(x * x), mode=mode)(3.0) == 9.0
     # it stops every level: no derivative from an outer transform flows through
-    inner = lambda x: fad.grad(lambda y: fad.stop_gradient(x) * y, mode=mode)(1.0)  # noqa: E731
+    inner = lambda x: fad.grad(lambda y: fad.stop_gradient(x) * y, mode=mode)(1.0)
     assert fad.grad(inner, mode=mode)(2.0) == 0.0
-    assert fad.stop_gradient({"a": fad.Dual(fad.Dual(1.0, 2.0), 3.0), "s": "x"}) == {"a": 1.0, "s": "x"}
+    assert fad.stop_gradient({"a": fad.Dual(fad.Dual(1.0, 2.0), 3.0), "s": "x"}) == {
+        "a": 1.0,
+        "s": "x",
+    }
 
 
 # ------------------------------------------------------------------ drawn functions
 
-UNARY: list[Callable[[Any], Any]] = [fm.sin, fm.cos, fm.tanh, lambda a: a * a, lambda a: 1.0 / (1.0 + a * a)]
+UNARY: list[Callable[[Any], Any]] = [
+    fm.sin,
+    fm.cos,
+    fm.tanh,
+    lambda a: a * a,
+    lambda a: 1.0 / (1.0 + a * a),
+]
 BINARY: list[Callable[[Any, Any], Any]] = [
     lambda a, b: a + b,
     lambda a, b: a - b,
@@ -307,7 +326,13 @@ def programs(draw: st.DrawFn) -> tuple[Callable[..., Any], int, int]:
         if draw(st.booleans()):
             steps.append((draw(st.integers(0, len(UNARY) - 1)), draw(st.integers(0, size - 1)), -1))
         else:
-            steps.append((draw(st.integers(0, len(BINARY) - 1)), draw(st.integers(0, size - 1)), draw(st.integers(0, size - 1))))
+            steps.append(
+                (
+                    draw(st.integers(0, len(BINARY) - 1)),
+                    draw(st.integers(0, size - 1)),
+                    draw(st.integers(0, size - 1)),
+                )
+            )
     m = draw(st.integers(1, 3))
     outs = [draw(st.integers(0, n + len(steps) - 1)) for _ in range(m)]
 
@@ -324,10 +349,19 @@ points = st.floats(-2.0, 2.0, allow_nan=False)
 
 
 @settings(max_examples=40)
-@given(programs(), st.lists(points, min_size=4, max_size=4), st.lists(points, min_size=4, max_size=4),
-       st.lists(points, min_size=3, max_size=3), st.sampled_from(MODES))
+@given(
+    programs(),
+    st.lists(points, min_size=4, max_size=4),
+    st.lists(points, min_size=4, max_size=4),
+    st.lists(points, min_size=3, max_size=3),
+    st.sampled_from(MODES),
+)
 def test_vjp_jvp_transpose_identity(
-    prog: tuple[Callable[..., Any], int, int], x: list[float], v: list[float], u: list[float], mode: str
+    prog: tuple[Callable[..., Any], int, int],
+    x: list[float],
+    v: list[float],
+    u: list[float],
+    mode: str,
 ) -> None:
     f, n, m = prog
     _, jv = fad.jvp(f, tuple(x[:n]), tuple(v[:n]))
@@ -340,7 +374,9 @@ def test_vjp_jvp_transpose_identity(
 
 @settings(max_examples=40)
 @given(programs(), st.lists(points, min_size=4, max_size=4), st.sampled_from(MODES))
-def test_jacfwd_equals_jacrev(prog: tuple[Callable[..., Any], int, int], x: list[float], mode: str) -> None:
+def test_jacfwd_equals_jacrev(
+    prog: tuple[Callable[..., Any], int, int], x: list[float], mode: str
+) -> None:
     f, n, _ = prog
     nums = tuple(range(n))
     assert tree_close(fad.jacfwd(f, nums)(*x[:n]), fad.jacrev(f, nums, mode=mode)(*x[:n]), 1e-8)
@@ -348,7 +384,9 @@ def test_jacfwd_equals_jacrev(prog: tuple[Callable[..., Any], int, int], x: list
 
 @settings(max_examples=15)
 @given(programs(), st.lists(points, min_size=4, max_size=4))
-def test_check_grads_on_drawn_programs(prog: tuple[Callable[..., Any], int, int], x: list[float]) -> None:
+def test_check_grads_on_drawn_programs(
+    prog: tuple[Callable[..., Any], int, int], x: list[float]
+) -> None:
     f, n, _ = prog
     check_grads(f, x[:n], order=2, atol=1e-4, rtol=1e-4)
 
@@ -358,7 +396,9 @@ def test_check_grads_on_drawn_programs(prog: tuple[Callable[..., Any], int, int]
 
 def test_check_grads_passes_on_correct_functions() -> None:
     check_grads(lambda x, y: fm.exp(x) * fm.sin(y), (0.3, 1.1), order=3)
-    check_grads(lambda p: {"r": fm.sqrt(p["a"] ** 2 + p["b"] ** 2)}, ({"a": 1.0, "b": 2.0},), order=2)
+    check_grads(
+        lambda p: {"r": fm.sqrt(p["a"] ** 2 + p["b"] ** 2)}, ({"a": 1.0, "b": 2.0},), order=2
+    )
     check_grads(lambda x: fm.log(x) / x, (1.7,), order=2, modes=("fwd",))
     check_grads(lambda x: fm.atan(x), (0.2,), order=2, modes=("tape", "naive"))
 
@@ -369,7 +409,9 @@ def test_check_grads_catches_a_wrong_rule() -> None:
         with pytest.raises(AssertionError, match="finite differences"):
             check_grads(bad_cube, (1.5,), order=1, modes=modes)
     # a right first derivative with a wrong second one is caught at order 2 only
-    odd_square = fad.primitive(lambda x: x * x, lambda ans, x: 2.0 * fad.stop_gradient(x), name="odd_square")
+    odd_square = fad.primitive(
+        lambda x: x * x, lambda ans, x: 2.0 * fad.stop_gradient(x), name="odd_square"
+    )
     check_grads(odd_square, (1.5,), order=1)
     with pytest.raises(AssertionError):
         check_grads(odd_square, (1.5,), order=2)

@@ -39,7 +39,7 @@ def d_grad(mode: str) -> Callable[[Scalar], Scalar]:
 
 
 def d_vjp(mode: str) -> Callable[[Scalar], Scalar]:
-    return lambda f: (lambda x: fad.vjp(f, x, mode=mode)[1](1.0)[0])
+    return lambda f: lambda x: fad.vjp(f, x, mode=mode)[1](1.0)[0]
 
 
 def d_jacrev(mode: str) -> Callable[[Scalar], Scalar]:
@@ -70,7 +70,7 @@ def test_siskind_pearlmutter(outer: str, inner: str) -> None:
 @pytest.mark.parametrize("names", list(itertools.product(BASIC, repeat=3)), ids="-".join)
 def test_third_order_all_mixes(names: tuple[str, str, str]) -> None:
     d1, d2, d3 = (BASIC[n] for n in names)
-    f = lambda x: fm.sin(x) * x**3  # noqa: E731
+    f = lambda x: fm.sin(x) * x**3
     d3f = d1(d2(d3(f)))
     for x in (-0.7, 0.0, 1.3):
         s, c = math.sin(x), math.cos(x)
@@ -122,12 +122,15 @@ def test_gradient_of_a_gradient_over_pytrees(mode: str) -> None:
     xv = sum(a * b for a, b in zip(x, v["w"], strict=True))
     assert hvp == {"w": [xv * xi for xi in x]}
     # reverse over reverse: grad of <grad f, v>
-    g = fad.grad(lambda p: sum(a * b for a, b in zip(fad.grad(f, mode=mode)(p)["w"], v["w"], strict=True)), mode=mode)
+    g = fad.grad(
+        lambda p: sum(a * b for a, b in zip(fad.grad(f, mode=mode)(p)["w"], v["w"], strict=True)),
+        mode=mode,
+    )
     assert g({"w": [0.1, 0.2, 0.3]}) == {"w": [xv * xi for xi in x]}
 
 
 def test_fourth_order_reverse_nesting() -> None:
-    f = lambda x: fm.exp(2.0 * x)  # noqa: E731
+    f = lambda x: fm.exp(2.0 * x)
     d4 = fad.grad(fad.grad(fad.grad(fad.grad(f, mode="tape"), mode="memo"), mode="naive"))
     assert abs(d4(0.3) - 16 * math.exp(0.6)) <= 1e-12
 

@@ -179,10 +179,12 @@ def test_gradient_has_the_structure_of_the_argument(tree: Any) -> None:
 leaf_values = st.floats(-10, 10, allow_nan=False)
 trees = st.recursive(
     leaf_values | st.none(),
-    lambda children: st.lists(children, max_size=3)
-    | st.tuples(children, children)
-    | st.dictionaries(st.text("abc", min_size=1, max_size=2), children, max_size=3)
-    | st.builds(Pair, children, children),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text("abc", min_size=1, max_size=2), children, max_size=3)
+        | st.builds(Pair, children, children)
+    ),
     max_leaves=12,
 )
 
