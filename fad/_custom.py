@@ -153,21 +153,18 @@ class _Custom(Generic[P, R]):
             arg_leaves, arg_def = tree_flatten(full[i])
             leaves.extend(arg_leaves)
             arg_defs.append(arg_def)
+        self._check_nondiff(full)
         top = _top(leaves)
         if top is None:
             return self._fun(*full)
-        self._check(full, diff_pos, arg_defs, leaves)
+        self._check(diff_pos, arg_defs, leaves)
         call = _Call(self, full, diff_pos, arg_defs)
         return call.run(leaves)
 
     def _check(
-        self,
-        full: tuple[Any, ...],
-        diff_pos: tuple[int, ...],
-        arg_defs: list[PyTreeDef],
-        leaves: list[Any],
+        self, diff_pos: tuple[int, ...], arg_defs: list[PyTreeDef], leaves: list[Any]
     ) -> None:
-        """Refuse leaves fad cannot differentiate, and tracers in nondiff arguments."""
+        """Refuse leaves fad cannot differentiate."""
         k = 0
         for pos, arg_def in zip(diff_pos, arg_defs, strict=True):
             for leaf in leaves[k : k + arg_def.num_leaves]:
@@ -180,6 +177,9 @@ class _Custom(Generic[P, R]):
                     )
                     raise TypeError(msg)
             k += arg_def.num_leaves
+
+    def _check_nondiff(self, full: tuple[Any, ...]) -> None:
+        """Refuse tracers in nondiff arguments: their derivative would be lost."""
         for pos in self.nondiff_argnums:
             for leaf in tree_flatten(full[pos])[0]:
                 if type(leaf) is not bool and _tracer_kind(leaf):

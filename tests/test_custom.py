@@ -1,0 +1,396 @@
+"""``fad.custom_jvp`` / ``fad.custom_vjp``: JAX's documented examples, every transform.
+
+Oracles: closed forms, finite differences (``fad.testing.check_grads``), and the
+derivative of the same function without a custom rule.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fad
+import fad.math as fm
+from fad.testing import check_grads
+
+MODES = ("tape", "memo", "naive")
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+# --- log1pexp: a rule that keeps the gradient exact -------------------------------------------
+
+
+def log1pexp_naive(x: Any) -> Any:
+    return fm.log(1.0 + fm.exp(x))
+
+
+@fad.custom_jvp
+def log1pexp(x: Any) -> Any:
+    return fm.log(1.0 + fm.exp(x))
+
+
+@log1pexp.defjvp
+def log1pexp_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    (x,), (x_dot,) = primals, tangents
+    ans = log1pexp(x)
+    return ans, (1.0 - 1.0 / (1.0 + fm.exp(x))) * x_dot
+
+
+@fad.custom_jvp
+def log1pexp_float(x: float) -> float:
+    """The body on plain floats only (stable for large x): fad never traces it."""
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+@log1pexp_float.defjvp
+def log1pexp_float_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    (x,), (x_dot,) = primals, tangents
+    return log1pexp_float(x), x_dot / (1.0 + fm.exp(-x))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_log1pexp_gradient_exact(mode: str) -> None:
+    assert fad.grad(log1pexp, mode=mode)(100.0) == 1.0
+    assert fad.grad(log1pexp, mode=mode)(3.0) == pytest.approx(sigmoid(3.0), rel=1e-15)
+    assert fad.grad(log1pexp_float, mode=mode)(1000.0) == 1.0
+    with pytest.raises(OverflowError):  # the naive gradient cannot even be evaluated
+        fad.grad(log1pexp_naive, mode=mode)(1000.0)
+
+
+def test_log1pexp_forward_and_higher_orders() -> None:
+    x = 0.7
+    s = sigmoid(x)
+    assert fad.jvp(log1pexp, (x,), (2.0,)) == pytest.approx((math.log1p(math.exp(x)), 2.0 * s))
+    # the rule is differentiated: second and third derivatives of log1pexp
+    d2, d3 = s * (1 - s), s * (1 - s) * (1 - 2 * s)
+    for mode in MODES:
+        assert fad.grad(fad.grad(log1pexp, mode=mode), mode=mode)(x) == pytest.approx(d2)
+    assert fad.hessian(log1pexp)(x) == pytest.approx(d2)
+    assert fad.derivative(log1pexp, order=2)(x) == pytest.approx(d2)
+    assert fad.taylor(log1pexp, x, 3)[2:] == pytest.approx([d2, d3])
+    assert fad.taylor(log1pexp_float, 900.0, 3) == pytest.approx([900.0, 1.0, 0.0, 0.0], abs=1e-12)
+
+
+@settings(max_examples=20)
+@given(st.floats(-20, 20))
+def test_log1pexp_check_grads(x: float) -> None:
+    check_grads(log1pexp, (x,), order=2)
+    check_grads(log1pexp_float, (x,), order=2)
+
+
+# --- JAX's second example: a convention at a singular point ---------------------------------
+
+
+@fad.custom_jvp
+def f_sqrt(x: Any) -> Any:
+    return x / (1.0 + fm.sqrt(x))
+
+
+@f_sqrt.defjvp
+def f_sqrt_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    (x,), (x_dot,) = primals, tangents
+    ans = f_sqrt(x)
+    return ans, ((fm.sqrt(x) + 2.0) / (2.0 * (fm.sqrt(x) + 1.0) ** 2)) * x_dot
+
+
+def test_rule_at_a_point_where_the_body_is_not_differentiable() -> None:
+    with pytest.raises(ZeroDivisionError):
+        fad.grad(lambda x: x / (1.0 + fm.sqrt(x)))(0.0)
+    for mode in MODES:
+        assert fad.grad(f_sqrt, mode=mode)(0.0) == 1.0
+    assert fad.jvp(f_sqrt, (0.0,), (1.0,)) == (0.0, 1.0)
+
+
+# --- gradient clipping: a bwd rule nonlinear in the cotangent -------------------------------------
+
+
+@fad.custom_vjp
+def clip_gradient(lo: Any, hi: Any, x: Any) -> Any:
+    return x  # the identity function
+
+
+def clip_gradient_fwd(lo: Any, hi: Any, x: Any) -> tuple[Any, Any]:
+    return x, (lo, hi)  # save the bounds as residuals
+
+
+def clip_gradient_bwd(res: Any, g: Any) -> tuple[Any, Any, Any]:
+    lo, hi = res
+    return None, None, min(max(g, lo), hi)  # None: zero cotangents for lo and hi
+
+
+clip_gradient.defvjp(clip_gradient_fwd, clip_gradient_bwd)
+
+
+def clip_sin(x: Any) -> Any:
+    x = clip_gradient(-0.75, 0.75, x)
+    return fm.sin(x)
+
+
+@pytest.mark.parametrize("mode", ["tape", "naive"])
+@settings(max_examples=25)
+@given(x=st.floats(-10, 10))
+def test_gradient_clipping(mode: str, x: float) -> None:
+    """JAX's example: the cotangent reaching clip_gradient is cos(x), and it is clipped."""
+    assert fad.grad(clip_sin, mode=mode)(x) == min(max(math.cos(x), -0.75), 0.75)
+    assert clip_sin(x) == math.sin(x)
+
+
+def test_gradient_clipping_scales_with_the_cotangent() -> None:
+    # 3·clip(x): the cotangent reaching the rule is 3, clipped to 0.75
+    assert fad.grad(lambda x: 3.0 * clip_gradient(-0.75, 0.75, x))(2.0) == 0.75
+    assert fad.vjp(lambda x: clip_gradient(-1.0, 1.0, x), 2.0)[1](0.5) == (0.5,)
+    assert fad.vjp(lambda x: clip_gradient(-1.0, 1.0, x), 2.0)[1](5.0) == (1.0,)
+
+
+def test_clipping_in_forward_mode_differentiates_the_body() -> None:
+    # JAX refuses forward mode on a custom_vjp; fad differentiates the function's body
+    assert fad.jvp(clip_sin, (2.0,), (1.0,)) == (math.sin(2.0), math.cos(2.0))
+    # forward-over-reverse differentiates bwd as it runs: d/dx clip(cos x) = -sin x inside
+    assert fad.hessian(clip_sin)(2.0) == pytest.approx(-math.sin(2.0))
+    assert fad.hessian(clip_sin)(0.2) == 0.0  # cos(0.2) > 0.75: clipped, flat
+
+
+def test_clip_bounds_as_nondiff_argnums() -> None:
+    @partial(fad.custom_vjp, nondiff_argnums=(0, 1))
+    def clip(lo: float, hi: float, x: Any) -> Any:
+        return x
+
+    def fwd(lo: float, hi: float, x: Any) -> tuple[Any, Any]:
+        return x, None
+
+    def bwd(lo: float, hi: float, res: Any, g: Any) -> tuple[Any]:
+        return (min(max(g, lo), hi),)
+
+    clip.defvjp(fwd, bwd)
+    assert fad.grad(lambda x: fm.sin(clip(-0.75, 0.75, x)))(3.0) == -0.75
+    with pytest.raises(TypeError, match="nondiff_argnums"):
+        fad.grad(lambda lo: clip(lo, 0.75, 1.0))(-0.5)
+
+
+# --- custom_vjp with a linear bwd: every mode, nesting -----------------------------------------
+
+
+@fad.custom_vjp
+def f_vjp(x: Any, y: Any) -> Any:
+    return fm.sin(x) * y
+
+
+def f_vjp_fwd(x: Any, y: Any) -> tuple[Any, Any]:
+    return f_vjp(x, y), (fm.cos(x), fm.sin(x), y)
+
+
+def f_vjp_bwd(res: Any, g: Any) -> tuple[Any, Any]:
+    cos_x, sin_x, y = res
+    return cos_x * g * y, sin_x * g
+
+
+f_vjp.defvjp(f_vjp_fwd, f_vjp_bwd)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_custom_vjp_every_mode(mode: str) -> None:
+    x, y = 2.0, 3.0
+    gx, gy = fad.grad(f_vjp, argnums=(0, 1), mode=mode)(x, y)
+    assert (gx, gy) == pytest.approx((math.cos(x) * y, math.sin(x)))
+    # reverse over reverse differentiates bwd
+    assert fad.grad(fad.grad(f_vjp, mode=mode), mode=mode)(x, y) == pytest.approx(-math.sin(x) * y)
+
+
+def test_custom_vjp_check_grads() -> None:
+    check_grads(f_vjp, (0.7, -1.3), order=2)
+    check_grads(lambda x: clip_gradient(-10.0, 10.0, fm.exp(x)), (0.3,), order=2)
+
+
+def test_custom_vjp_bwd_runs_with_actual_cotangent() -> None:
+    seen: list[Any] = []
+
+    @fad.custom_vjp
+    def ident(x: Any) -> Any:
+        return x
+
+    def bwd(res: Any, g: Any) -> tuple[Any]:
+        seen.append(g)
+        return (g,)
+
+    ident.defvjp(lambda x: (x, None), bwd)
+    assert fad.grad(lambda x: 5.0 * ident(x))(1.0) == 5.0
+    assert seen == [5.0]
+    assert ident(2.0) == 2.0  # outside a transform: only the function runs
+    assert seen == [5.0]
+
+
+# --- custom_jvp: nondiff_argnums, defjvps, pytrees, several outputs ----------------------------
+
+
+def test_custom_jvp_nondiff_argnums() -> None:
+    @partial(fad.custom_jvp, nondiff_argnums=(0,))
+    def app(f: Any, x: Any) -> Any:
+        return f(x)
+
+    @app.defjvp
+    def app_jvp(f: Any, primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+        (x,), (x_dot,) = primals, tangents
+        return f(x), 2.0 * x_dot
+
+    assert app(lambda y: y * y, 3.0) == 9.0
+    for mode in MODES:
+        assert fad.grad(lambda x: app(lambda y: y * y, x), mode=mode)(3.0) == 2.0
+    assert fad.jvp(lambda x: app(fm.sin, x), (1.0,), (1.0,)) == (math.sin(1.0), 2.0)
+
+
+def test_defjvps() -> None:
+    @fad.custom_jvp
+    def f(x: Any, y: Any) -> Any:
+        return fm.sin(x) * y
+
+    f.defjvps(
+        lambda x_dot, ans, x, y: fm.cos(x) * x_dot * y,
+        lambda y_dot, ans, x, y: fm.sin(x) * y_dot,
+    )
+    x, y = 1.0, 2.0
+    want = (math.cos(x) * y, math.sin(x))
+    assert fad.grad(f, argnums=(0, 1))(x, y) == pytest.approx(want)
+    assert fad.jvp(f, (x, y), (1.0, 1.0))[1] == pytest.approx(sum(want))
+    check_grads(f, (x, y), order=2)
+
+    @fad.custom_jvp
+    def g(x: Any, y: Any) -> Any:
+        return x * 0.0 + y
+
+    g.defjvps(None, lambda y_dot, ans, x, y: y_dot)
+    assert fad.grad(g, argnums=(0, 1))(1.0, 2.0) == (0.0, 1.0)
+
+
+def test_pytrees_and_several_outputs() -> None:
+    @fad.custom_jvp
+    def polar(p: dict[str, Any]) -> tuple[Any, Any]:
+        r, t = p["r"], p["t"]
+        return r * fm.cos(t), r * fm.sin(t)
+
+    @polar.defjvp
+    def polar_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+        (p,), (p_dot,) = primals, tangents
+        r, t, r_dot, t_dot = p["r"], p["t"], p_dot["r"], p_dot["t"]
+        c, s = fm.cos(t), fm.sin(t)
+        return polar(p), (c * r_dot - r * s * t_dot, s * r_dot + r * c * t_dot)
+
+    def plain(p: dict[str, Any]) -> tuple[Any, Any]:
+        return p["r"] * fm.cos(p["t"]), p["r"] * fm.sin(p["t"])
+
+    p = {"r": 2.0, "t": 0.5}
+    for mode in MODES:
+        assert fad.jacrev(polar, mode=mode)(p) == fad.jacrev(plain, mode=mode)(p)
+    assert fad.jacfwd(polar)(p) == fad.jacfwd(plain)(p)
+    h = fad.hessian(lambda q: polar(q)[0])(p)
+    assert h["t"]["t"] == pytest.approx(-2.0 * math.cos(0.5))
+    check_grads(polar, (p,), order=2)
+
+
+def test_custom_vjp_pytrees() -> None:
+    @fad.custom_vjp
+    def dot(a: list[Any], b: list[Any]) -> Any:
+        return a[0] * b[0] + a[1] * b[1]
+
+    def fwd(a: list[Any], b: list[Any]) -> tuple[Any, Any]:
+        return dot(a, b), (a, b)
+
+    def bwd(res: Any, g: Any) -> tuple[Any, Any]:
+        a, b = res
+        return [g * b[0], g * b[1]], [g * a[0], g * a[1]]
+
+    dot.defvjp(fwd, bwd)
+    ga, gb = fad.grad(dot, argnums=(0, 1))([1.0, 2.0], [3.0, 4.0])
+    assert (ga, gb) == ([3.0, 4.0], [1.0, 2.0])
+    check_grads(dot, ([1.0, 2.0], [3.0, 4.0]), order=2)
+
+
+def test_keyword_and_default_arguments() -> None:
+    @fad.custom_jvp
+    def scale(x: Any, k: float = 3.0) -> Any:
+        return k * x
+
+    @scale.defjvp
+    def scale_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+        (x, k), (x_dot, k_dot) = primals, tangents
+        return scale(x, k), k * x_dot + x * k_dot
+
+    assert fad.grad(scale)(2.0) == 3.0
+    assert fad.grad(lambda x: scale(x, k=4.0))(2.0) == 4.0
+    assert fad.grad(scale, argnums=1)(2.0, 5.0) == 2.0
+
+
+def test_custom_inside_taylor_and_derivative() -> None:
+    # a custom_jvp exp: the rule refers to the function itself, every order follows
+    @fad.custom_jvp
+    def my_exp(x: Any) -> Any:
+        return fm.exp(x)
+
+    @my_exp.defjvp
+    def my_exp_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+        (x,), (x_dot,) = primals, tangents
+        ans = my_exp(x)
+        return ans, ans * x_dot
+
+    assert fad.taylor(my_exp, 0.5, 8) == pytest.approx([math.exp(0.5)] * 9, rel=1e-12)
+    assert fad.taylor(lambda x: f_vjp(x, 3.0), 2.0, 4) == pytest.approx(
+        fad.taylor(lambda x: fm.sin(x) * 3.0, 2.0, 4), rel=1e-12
+    )
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def test_errors() -> None:
+    @fad.custom_jvp
+    def no_rule(x: Any) -> Any:
+        return x
+
+    with pytest.raises(AttributeError, match="No JVP defined"):
+        no_rule(1.0)
+
+    @fad.custom_vjp
+    def no_vjp(x: Any) -> Any:
+        return x
+
+    with pytest.raises(AttributeError, match="No VJP defined"):
+        no_vjp(1.0)
+
+    @fad.custom_jvp
+    def bad(x: Any, flag: str) -> Any:
+        return x
+
+    bad.defjvp(lambda primals, tangents: (primals[0], tangents[0]))
+    assert bad(1.0, "a") == 1.0
+    with pytest.raises(TypeError, match="nondiff_argnums"):
+        fad.grad(bad)(1.0, "a")
+
+    @partial(fad.custom_jvp, nondiff_argnums=(1,))
+    def nd(x: Any, k: float) -> Any:
+        return x * k
+
+    with pytest.raises(TypeError, match="defjvps cannot be used with nondiff_argnums"):
+        nd.defjvps(None)
+
+    @fad.custom_vjp
+    def wrong(x: Any) -> Any:
+        return x
+
+    wrong.defvjp(lambda x: (x, None), lambda res, g: g)
+    with pytest.raises(TypeError, match="one cotangent per differentiated argument"):
+        fad.grad(wrong)(1.0)
+
+    @fad.custom_jvp
+    def wrong_jvp(x: Any) -> Any:
+        return x
+
+    wrong_jvp.defjvp(lambda primals, tangents: tangents[0])
+    with pytest.raises(TypeError, match="pair"):
+        fad.grad(wrong_jvp)(1.0)
