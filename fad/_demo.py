@@ -139,16 +139,20 @@ def growth(out: Print = print) -> None:
     out("")
     out(f"  {'d':>6} {'naive':>10} {'memo':>10} {'tape':>10}")
     naive_depths = {4, 8, 12, 16}
+    too_deep: set[str] = set()  # strategies that hit the recursion limit at a smaller d
     for depth in (4, 8, 12, 16, 100, 1000, 10000, 100000):
         cells = []
         for mode in ("naive", "memo", "tape"):
             if mode == "naive" and depth not in naive_depths:
                 cells.append("skipped")
-                continue
-            try:
-                cells.append(f"{_time_grad(mode, depth) * 1e3:.3f}")
-            except FadRecursionError:
+            elif mode in too_deep:
                 cells.append("too deep")
+            else:
+                try:
+                    cells.append(f"{_time_grad(mode, depth) * 1e3:.3f}")
+                except FadRecursionError:
+                    too_deep.add(mode)
+                    cells.append("too deep")
         out(f"  {depth:>6} {cells[0]:>10} {cells[1]:>10} {cells[2]:>10}")
     out("")
     out("  naive calls each backpropagator once per path: its time doubles with every step")
