@@ -14,12 +14,14 @@ from fad._api import stop_gradient as stop_gradient
 from fad._api import value_and_grad as value_and_grad
 from fad._api import vjp as vjp
 from fad._core import Primitive as Primitive
+from fad._core import ReverseTracer as ReverseTracer
 from fad._core import Tracer as Tracer
 from fad._custom import custom_jvp as custom_jvp
 from fad._custom import custom_vjp as custom_vjp
 from fad._duality import to_codual as to_codual
 from fad._duality import to_dual as to_dual
 from fad._extend import primitive as primitive
+from fad._ops import TracerOps as TracerOps
 from fad._taylor import taylor as taylor
 from fad.tracers.codual import Codual as Codual
 from fad.tracers.dual import Dual as Dual
@@ -30,7 +32,9 @@ __all__ = [
     "Dual",
     "Jet",
     "Primitive",
+    "ReverseTracer",
     "Tracer",
+    "TracerOps",
     "custom_jvp",
     "custom_vjp",
     "derivative",
