@@ -214,7 +214,9 @@ class _Call:
         arg_defs: list[PyTreeDef],
     ) -> None:
         self.custom = custom
-        self.full = full
+        # only the nondiff arguments are kept (the differentiated ones come as leaves):
+        # holding the caller's tracers here would tie a tape to itself in a cycle
+        self.full = tuple(None if i in diff_pos else a for i, a in enumerate(full))
         self.diff_pos = diff_pos
         self.arg_defs = arg_defs
         self.n_leaves = sum(d.num_leaves for d in arg_defs)
@@ -296,6 +298,9 @@ class _Call:
     def run(self, leaves: list[Any]) -> Any:
         out = self.outputs(leaves)
         assert self.out_def is not None
+        # Every level has been applied: drop the caches, which hold tracers of this
+        # call (a backward pass only needs what each partial keeps itself).
+        self.cache = {}
         return tree_unflatten(self.out_def, out)
 
     def unit_trees(self, i: int) -> list[Any]:
