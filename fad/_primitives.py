@@ -63,7 +63,7 @@ def _infinite(name: str, *args: Any) -> NoReturn:
 def _sign(x: Any) -> float:
     """Sign of the primal of ``x`` as a float constant: -1.0, 0.0 or 1.0."""
     v = primal_value(x)
-    return 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+    return 1.0 if v > 0 else (-1.0 if v < 0 else (0.0 if v == 0 else math.nan))
 
 
 def _real_pow(x: Any, y: Any) -> Any:
@@ -153,13 +153,15 @@ def _asin_d(name: str, sign: float) -> Callable[..., Any]:
 def _atan2_dy(ans: Any, y: Any, x: Any) -> Any:
     if primal_value(x) == 0 and primal_value(y) == 0:
         _infinite("fad.math.atan2", y, x)
-    return x / (x * x + y * y)
+    r = hypot(y, x)  # x / (x² + y²), without the underflow of x² + y²
+    return x / r / r
 
 
 def _atan2_dx(ans: Any, y: Any, x: Any) -> Any:
     if primal_value(x) == 0 and primal_value(y) == 0:
         _infinite("fad.math.atan2", y, x)
-    return -y / (x * x + y * y)
+    r = hypot(y, x)
+    return -y / r / r
 
 
 sin: Primitive = _def("sin", math.sin, lambda ans, x: cos(x))
@@ -242,6 +244,20 @@ math_pow: Primitive = _def(  # math.pow: always a float, ValueError where ** giv
     _pow_dy("fad.math.pow"),
 )
 
+
+def _fma(x: Any, y: Any, z: Any) -> float:
+    """``math.fma`` (Python >= 3.13), else ``x * y + z`` rounded once, exactly."""
+    if all(math.isfinite(v) for v in (x, y, z)):
+        exact = fractions.Fraction(x) * fractions.Fraction(y) + fractions.Fraction(z)
+        return float(exact)
+    return float(x) * float(y) + float(z)
+
+
+_fma_impl: Callable[[Any, Any, Any], float] = getattr(math, "fma", _fma)
+fma: Primitive = _def(
+    "fma", _fma_impl, lambda ans, x, y, z: y, lambda ans, x, y, z: x, lambda ans, x, y, z: 1.0
+)
+
 # --- sign and remainder ------------------------------------------------------------
 
 
@@ -252,14 +268,19 @@ def _copysign_dx(ans: Any, x: Any, y: Any) -> float:
     return math.copysign(1.0, xv) * math.copysign(1.0, primal_value(y))
 
 
+def _quotient(x: Any, y: Any, r: float) -> float:
+    """The integer ``n`` with ``x = n*y + r`` (NaN when there is none)."""
+    yv = primal_value(y)
+    n = (primal_value(x) - r) / yv if yv != 0 else math.nan
+    return float(round(n)) if math.isfinite(n) else math.nan
+
+
 def _fmod_dy(ans: Any, x: Any, y: Any) -> float:
-    xv, yv = primal_value(x), primal_value(y)
-    return -float(round((xv - math.fmod(xv, yv)) / yv))
+    return -_quotient(x, y, primal_value(ans))
 
 
 def _remainder_dy(ans: Any, x: Any, y: Any) -> float:
-    xv, yv = primal_value(x), primal_value(y)
-    return -float(round((xv - math.remainder(xv, yv)) / yv))
+    return -_quotient(x, y, primal_value(ans))
 
 
 def _ldexp_di(ans: Any, x: Any, i: Any) -> NoReturn:
@@ -322,7 +343,9 @@ def polygamma_value(n: int, x: float) -> float:
     x = float(x)
     if math.isnan(x):
         return x
-    if x <= 0.0 and (math.isinf(x) or x == math.floor(x)):
+    if x == -math.inf:
+        return math.nan  # no limit: ψ oscillates between its poles
+    if x <= 0.0 and x == math.floor(x):
         msg = "math domain error"
         raise ValueError(msg)
     if x < 0.0:

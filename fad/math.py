@@ -63,6 +63,7 @@ __all__ = [
     "expm1",
     "fabs",
     "floor",
+    "fma",
     "fmod",
     "fsum",
     "gamma",
@@ -551,6 +552,15 @@ def ldexp(x: _T, i: int) -> _T: ...
 def ldexp(x: Real, i: int) -> Any:
     """``x * 2**i`` for an ``int`` exponent ``i`` (not differentiated)."""
     return _P.ldexp(x, i)
+
+
+@overload
+def fma(x: float, y: float, z: float) -> float: ...
+@overload
+def fma(x: Real, y: Real, z: Real) -> Any: ...
+def fma(x: Real, y: Real, z: Real) -> Any:
+    """``x * y + z`` rounded once, as ``math.fma`` (Python 3.13+; fad has it on 3.10)."""
+    return _P.fma(x, y, z)
 
 
 @overload

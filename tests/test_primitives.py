@@ -129,6 +129,7 @@ CASES: dict[str, Case] = {
     "sqrt": Case(fm.sqrt, unary(POSITIVE)),
     "cbrt": Case(fm.cbrt, unary(away_from_zero(0.01, 100))),
     "math_pow": Case(fm.pow, binary(real(0.1, 5), real(-3, 3))),
+    "fma": Case(fm.fma, st.tuples(real(-10, 10), real(-10, 10), real(-10, 10))),
     # sign and remainders
     "fabs": Case(fm.fabs, unary(away_from_zero(0.01, 100))),
     "copysign": Case(fm.copysign, binary(away_from_zero(0.1, 10), away_from_zero(0.1, 10))),
