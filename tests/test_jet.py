@@ -261,3 +261,28 @@ def test_taylor_of_taylor() -> None:
 def test_derivative_uses_taylor_for_high_orders() -> None:
     x = 0.3
     assert fad.derivative(bench_fun, order=7)(x) == pytest.approx(nested(bench_fun, 7)(x), rel=1e-9)
+
+
+def test_each_partial_runs_once_per_application() -> None:
+    """The lazy series share work: sin ↔ cos expand each other once, at any order.
+
+    Counting calls of the partials (not time) shows the cost does not grow with the
+    number of derivatives a function has to be expanded through.
+    """
+    calls: list[str] = []
+
+    def sin_partial(ans: Any, x: Any) -> Any:
+        calls.append("sin")
+        return my_cos(x)
+
+    def cos_partial(ans: Any, x: Any) -> Any:
+        calls.append("cos")
+        return -my_sin(x)
+
+    my_sin = fad.primitive(math.sin, sin_partial, name="my_sin")
+    my_cos = fad.primitive(math.cos, cos_partial, name="my_cos")
+    for order in (3, 12, 30):
+        calls.clear()
+        got = fad.taylor(my_sin, 0.5, order)
+        assert sorted(calls) == ["cos", "sin"]
+        assert got[order] == pytest.approx(math.sin(0.5 + order * math.pi / 2), rel=1e-9)
