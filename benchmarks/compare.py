@@ -76,6 +76,7 @@ class Spec:
     make: Callable[[int], Case]
     per: str = "op"  # report µs per primal "op", or ms per "call"
     growth: str = "power"  # how to extrapolate the cost of the next size
+    quick_skip: frozenset[str] = frozenset()  # libraries too slow for --quick
 
 
 def _rosen_xs(n: int) -> list[float]:
@@ -137,6 +138,7 @@ SPECS = [
         [30],
         lambda n: Case(W.rosenbrock, _rosen_xs(n), W.rosenbrock_vectorised),
         per="call",
+        quick_skip=frozenset({"jax", "jax [vectorised]"}),
     ),
     Spec(
         "nth",
@@ -144,7 +146,7 @@ SPECS = [
         "nth",
         "k",
         [2, 4, 6, 8, 10],
-        [4, 10],
+        [4, 7, 10],
         lambda k: Case(W.exp_sin, [0.5], order=k),
         per="call",
         growth="exp",
@@ -203,7 +205,7 @@ def _estimate(history: list[tuple[int, float]], size: int, growth: str) -> float
         return None
     s1, t1 = history[-1]
     if len(history) == 1:
-        return t1 * size / s1 if growth == "power" else t1 * 4.0 ** (size - s1)
+        return t1 * size / s1 if growth == "power" else t1 * 3.0 ** (size - s1)
     s0, t0 = history[-2]
     if growth == "exp":
         rate = max(t1 / max(t0, 1e-9), 1.0) ** (1.0 / (s1 - s0))
@@ -217,10 +219,17 @@ class Settings:
     repeats: int
     min_sample: float
     budget: float
+    max_single: float
     cell_budget: float
+    quick: bool
+    gc_off: bool
     deep_ops: int
     deep_timeout: float
     deep_libs: list[str]
+
+
+_PER_OP: dict[str, float] = {}
+"""Each library's latest seconds per primal op on a gradient: first guess for a new workload."""
 
 
 def run_spec(
@@ -245,6 +254,7 @@ def run_spec(
         thunks: dict[str, Callable[[], Any]] = {}
         first: dict[str, float] = {}
         reference: Any = None
+        reference_name = ""
         label = f"{spec.name} {spec.size_label}={size}"
         for lib in libs:
             cell = cells[lib.name] = Cell()
@@ -257,19 +267,24 @@ def run_spec(
             except Unsupported as exc:
                 cell.status, cell.reason = "skipped", str(exc)
                 continue
-            estimate = _estimate(history[lib.name], size, spec.growth)
-            if estimate is not None and estimate > st.budget:
-                cell.status = "skipped"
-                cell.reason = (
-                    f"estimated {estimate:.3g} s per call, over the --budget of {st.budget:g} s"
-                )
-                dead[lib.name] = "over the --budget at a smaller size"
+            if st.quick and lib.name in spec.quick_skip:
+                cell.status, cell.reason = "skipped", "seconds per call: left out of --quick"
                 continue
+            estimate = _estimate(history[lib.name], size, spec.growth)
+            if estimate is None and spec.kind == "grad" and lib.name in _PER_OP:
+                estimate = _PER_OP[lib.name] * ops
+            if estimate is not None and estimate > st.budget:
+                over = f"estimated {estimate:.3g} s per call, over the --budget of {st.budget:g} s"
+                dead[lib.name] = "over the --budget at a smaller size"
+                if estimate > st.max_single:
+                    cell.status, cell.reason = "skipped", over
+                    continue
+                cell.reason = over
             try:
                 t0 = time.perf_counter()
                 raw = thunk()
                 t1 = cell.first_s = time.perf_counter() - t0
-                if t1 <= 3 * st.budget:  # a second call: caches and compiled kernels warm
+                if t1 <= 3 * st.budget and not cell.reason:  # warm caches and compiled kernels
                     t0 = time.perf_counter()
                     thunk()
                     t1 = time.perf_counter() - t0
@@ -288,16 +303,17 @@ def run_spec(
             if lib.name != "plain floats":
                 answer = lib.to_floats(raw)
                 if reference is None:
-                    reference = answer
+                    reference, reference_name = answer, lib.name
                 else:
                     cell.rel_err = _rel_err(answer, reference)
                     if cell.rel_err > 1e-6:
                         cell.reason = (
-                            f"answer differs from fad's (relative error {cell.rel_err:.2g})"
+                            f"answer differs from {reference_name}'s "
+                            f"(relative error {cell.rel_err:.2g})"
                         )
             if t1 > st.budget:
                 cell.samples, cell.number, cell.median_s = [t1], 1, t1
-                cell.reason = (cell.reason + "; " if cell.reason else "") + "one run (slow)"
+                cell.reason = (cell.reason + "; " if cell.reason else "") + "one run"
                 continue
             thunks[lib.name], first[lib.name] = thunk, t1
         timings = interleaved(
@@ -306,6 +322,7 @@ def run_spec(
             repeats=st.repeats,
             min_sample=st.min_sample,
             cell_budget=st.cell_budget,
+            gc_off=st.gc_off,
             progress=progress,
             label=label,
         )
@@ -313,6 +330,8 @@ def run_spec(
             cell = cells[name]
             cell.samples, cell.number, cell.median_s = tm.samples, tm.number, tm.median
             history[name][-1] = (size, tm.median)
+            if spec.kind == "grad":
+                _PER_OP[name] = tm.median / ops
         out["sizes"].append(
             {"size": size, "ops": ops, "cells": {k: c.as_json() for k, c in cells.items()}}
         )
@@ -423,7 +442,7 @@ def spec_table(spec: dict[str, Any]) -> str:
 def deep_table(deep: dict[str, Any]) -> str:
     lines = [
         f"Chain y = sin(y)·y + 0.5, depth {deep['depth']} ({deep['ops']} primal ops), "
-        "gradient; one child process per library, peak resident memory from getrusage.",
+        "gradient; one child process per library, peak resident memory (VmHWM).",
         "",
         "| library | time | µs per op | peak RSS | RSS above the warmed-up process |",
         "|---|---|---|---|---|",
@@ -640,9 +659,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--budget",
         type=float,
-        help="skip a size estimated slower than this, s/call (default 5, quick 0.5)",
+        help="s per call: a size estimated slower runs once (up to 90 s), default 5, quick 0.3",
     )
     p.add_argument("--deep-ops", type=int, help="ops of the deep chain (default 10⁶, quick 3·10⁴)")
+    p.add_argument(
+        "--gc-off",
+        action="store_true",
+        help="disable the garbage collector inside samples (as timeit does); default on",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument(
         "--write-docs", action="store_true", help="rewrite the tables in docs/benchmarks.md"
@@ -682,9 +706,12 @@ def main(argv: list[str] | None = None) -> int:
         quick = opts.quick
         st = Settings(
             repeats=opts.repeats or (3 if quick else 7),
-            min_sample=0.005 if quick else 0.02,
-            budget=opts.budget or (0.5 if quick else 5.0),
-            cell_budget=1.0 if quick else 15.0,
+            min_sample=0.002 if quick else 0.02,
+            budget=opts.budget or (0.3 if quick else 5.0),
+            max_single=0.0 if quick else 90.0,
+            quick=quick,
+            gc_off=opts.gc_off,
+            cell_budget=0.5 if quick else 15.0,
             deep_ops=opts.deep_ops or (30_000 if quick else 1_000_000),
             deep_timeout=60.0 if quick else 600.0,
             deep_libs=[],

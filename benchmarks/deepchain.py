@@ -1,7 +1,7 @@
 """One library's gradient of a deep chain, alone in this process: time and peak memory.
 
 ``compare.py`` runs this once per library, so that each peak resident set size
-(``getrusage().ru_maxrss``) belongs to one library only. Usage::
+(``VmHWM``, else ``getrusage().ru_maxrss``) belongs to one library only. Usage::
 
     python benchmarks/deepchain.py --lib fad --depth 333333
 
@@ -28,6 +28,18 @@ from benchmarks.libs import LIBRARIES, Library
 
 
 def _maxrss_mb() -> float:
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's ``VmHWM`` first: ``getrusage``'s ``ru_maxrss`` survives ``exec`` and so
+    would start at the parent's peak at the time of the fork.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 

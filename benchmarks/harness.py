@@ -7,7 +7,8 @@ Timing rules (every figure in the tables follows them):
 - One *sample* runs the call ``number`` times in a row, ``number`` chosen from the
   warm-up so that a sample lasts at least ``min_sample`` seconds; ``gc.collect()``
   runs before each sample, outside the timing, and the collector stays on inside it
-  (reference cycles are part of a library's cost).
+  (reference cycles are part of a library's cost; ``--gc-off`` turns it off inside
+  samples, as ``timeit`` does).
 - Samples of the libraries are *interleaved*: round r times every library once, in
   an order rotated by r, so a change of machine load hits all of them alike.
 - The figure is the median of a library's samples, per call.
@@ -75,6 +76,7 @@ def interleaved(
     repeats: int,
     min_sample: float,
     cell_budget: float,
+    gc_off: bool = False,
     progress: Progress | None = None,
     label: str = "",
 ) -> dict[str, Timing]:
@@ -98,10 +100,15 @@ def interleaved(
                 continue
             thunk = thunks[name]
             gc.collect()
-            t0 = time.perf_counter()
-            for _ in range(tm.number):
-                thunk()
-            tm.samples.append((time.perf_counter() - t0) / tm.number)
+            if gc_off:
+                gc.disable()
+            try:
+                t0 = time.perf_counter()
+                for _ in range(tm.number):
+                    thunk()
+                tm.samples.append((time.perf_counter() - t0) / tm.number)
+            finally:
+                gc.enable()
         if progress is not None:
             progress.advance(1, label)
     return timings

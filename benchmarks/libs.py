@@ -233,7 +233,7 @@ class Micrograd(Library):
 
 
 class Autograd(Library):
-    """HIPS autograd with ``autograd.numpy``; the scalar code gets a list of floats."""
+    """HIPS autograd with ``autograd.numpy``; the scalar code indexes a float64 array."""
 
     name = "autograd"
     dist = "autograd"
@@ -256,8 +256,12 @@ class Autograd(Library):
             g = self.ag.grad(lambda x: vec(x, np, *arrays))
             x0 = np.array(xs, dtype=float)
             return lambda: g(x0)
-        g = self.ag.grad(lambda v: f(v, np))
-        return lambda: g(xs)
+        # The scalar code indexes an array: autograd's list container costs O(len) per
+        # index in the backward pass (measured 1.1 ms/op against 0.13 at n = 1000).
+        n = len(xs)
+        g = self.ag.grad(lambda x: f([x[i] for i in range(n)], np))
+        x0 = np.array(xs, dtype=float)
+        return lambda: g(x0)
 
     def hessian(self, f: Workload, vec: VecWorkload | None, xs: list[float]) -> Thunk:
         np = self.np
