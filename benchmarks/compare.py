@@ -481,6 +481,11 @@ def _largest_common(res: dict[str, Any], spec: str, libs: Sequence[str]) -> int 
     return None
 
 
+def _ran_at_all(res: dict[str, Any], spec: str, lib: str) -> bool:
+    """Whether ``lib`` has a cell in ``spec`` (it was installed and selected)."""
+    return any(lib in row["cells"] for s in res["specs"] if s["name"] == spec for row in s["sizes"])
+
+
 def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(target, measured, verdict) for each target of issue 6 this run can judge."""
     out: list[tuple[str, str, str]] = []
@@ -531,6 +536,9 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
         if fad_t and ran:
             slowest = min(m[0] / fad_t[0] for _, m in ran)
             text = ", ".join(f"{lib} {m[0] / fad_t[0]:.3g}×" for lib, m in ran)
+            missing = [lib for lib, m in peers if not m and _ran_at_all(res, spec, lib)]
+            if missing:
+                text += "; not timed: " + ", ".join(missing) + " (see below)"
             out.append(
                 (
                     f"{what}: faster than every peer's eager nested version",
@@ -560,9 +568,12 @@ def render(res: dict[str, Any]) -> str:
     mach = res["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in mach["versions"].items())
     parts = [
-        f"Measured {mach['date']} on {mach['nproc']} × {mach['cpu']} ({mach['platform']}), "
-        f"{mach['python']}; load average at start {mach['loadavg']}. Versions: {versions}. "
-        f"Command: `{res['command']}`.",
+        f"- Date: {mach['date']}",
+        f"- Machine: {mach['nproc']} CPUs, {mach['cpu']}; {mach['platform']}",
+        f"- Load average at the start (the machine is shared): {mach['loadavg']}",
+        f"- {mach['python']}; {versions}",
+        f"- Command: `{res['command']}`",
+        *(f"- Not installed: {line}" for line in res.get("skipped_libraries", [])),
         "",
         "Each cell: median time per primal scalar operation (or per call), forward and backward "
         "from plain floats to the gradient; in brackets, fad's time over the plain-float "
