@@ -617,10 +617,13 @@ def plot(res: dict[str, Any], path: Path) -> bool:
     specs = [s for s in res["specs"] if len(s["sizes"]) > 1]
     if not specs:
         return False
-    fig, axes = plt.subplots(1, len(specs), figsize=(5.5 * len(specs), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(specs), figsize=(5.5 * len(specs), 4.6), squeeze=False)
+    order = [cls.name for cls in LIBRARIES]
+    colours: dict[str, Any] = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(order[2:])}
+    colours.update({"plain floats": "grey", "fad": "black"})
     for ax, spec in zip(axes[0], specs, strict=True):
         names = {n for row in spec["sizes"] for n in row["cells"]}
-        for name in sorted(names):
+        for name in sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
             pts = [
                 (
                     row["size"],
@@ -637,7 +640,9 @@ def plot(res: dict[str, Any], path: Path) -> bool:
                     [y * scale for y in ys],
                     marker="o",
                     label=name,
-                    linewidth=2.5 if name == "fad" else 1.2,
+                    color=colours.get(name),
+                    linestyle="--" if "vectorised" in name else "-",
+                    linewidth=2.8 if name == "fad" else 1.2,
                 )
         ax.set_xscale("log" if spec["growth"] == "power" else "linear")
         ax.set_yscale("log")
@@ -645,7 +650,7 @@ def plot(res: dict[str, Any], path: Path) -> bool:
         ax.set_ylabel("µs per primal op" if spec["per"] == "op" else "ms per call")
         ax.set_title(spec["title"], fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6, loc="best", framealpha=0.6)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
