@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 from benchmarks import workloads as W
 from benchmarks.harness import Progress, interleaved, machine
-from benchmarks.libs import LIBRARIES, Library, Unsupported, VecWorkload, Workload
+from benchmarks.libs import LIBRARIES, Library, NotApplicable, Unsupported, VecWorkload, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -264,6 +264,9 @@ def run_spec(
                 continue
             try:
                 thunk = _thunk(lib, spec, case)
+            except NotApplicable:
+                del cells[lib.name]
+                continue
             except Unsupported as exc:
                 cell.status, cell.reason = "skipped", str(exc)
                 continue
@@ -671,11 +674,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--libs", help="comma-separated libraries (fad,micrograd,autograd,jax,torch,...)"
     )
-    p.add_argument("--repeats", type=int, help="samples per library and size (default 7, quick 3)")
+    p.add_argument("--repeats", type=int, help="samples per library and size (default 5, quick 3)")
     p.add_argument(
         "--budget",
         type=float,
-        help="s per call: a size estimated slower runs once (up to 90 s), default 5, quick 0.3",
+        help="s per call: a size estimated slower runs once (up to 60 s), default 5, quick 0.3",
     )
     p.add_argument("--deep-ops", type=int, help="ops of the deep chain (default 10⁶, quick 3·10⁴)")
     p.add_argument(
@@ -721,13 +724,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         quick = opts.quick
         st = Settings(
-            repeats=opts.repeats or (3 if quick else 7),
+            repeats=opts.repeats or (3 if quick else 5),
             min_sample=0.002 if quick else 0.02,
             budget=opts.budget or (0.3 if quick else 5.0),
-            max_single=0.0 if quick else 90.0,
+            max_single=0.0 if quick else 60.0,
             quick=quick,
             gc_off=opts.gc_off,
-            cell_budget=0.5 if quick else 15.0,
+            cell_budget=0.5 if quick else 8.0,
             deep_ops=opts.deep_ops or (30_000 if quick else 1_000_000),
             deep_timeout=60.0 if quick else 600.0,
             deep_libs=[],

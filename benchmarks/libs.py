@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["LIBRARIES", "Library", "Unsupported", "VecWorkload", "Workload"]
+__all__ = ["LIBRARIES", "Library", "NotApplicable", "Unsupported", "VecWorkload", "Workload"]
 
 Workload = Callable[[Sequence[Any], Any], Any]
 """``f(xs, m)``: a scalar workload."""
@@ -33,6 +33,10 @@ Thunk = Callable[[], Any]
 
 class Unsupported(Exception):
     """The library cannot express this computation; the message says why."""
+
+
+class NotApplicable(Unsupported):
+    """This entry is not meant for this computation (left out of the tables)."""
 
 
 def _version(dist: str) -> str:
@@ -94,7 +98,7 @@ class Library:
 
     def _scalar_only(self) -> None:
         if self.vectorised:
-            raise Unsupported("no vectorised form of this workload (it is sequential)")
+            raise NotApplicable("no vectorised form of this workload (it is sequential)")
 
 
 class Plain(Library):
@@ -165,7 +169,7 @@ class FadNested(Fad):
     def grad(
         self, f: Workload, vec: VecWorkload | None, data: tuple[Any, ...], xs: list[float]
     ) -> Thunk:
-        raise Unsupported("only the nested higher derivative is timed for this entry")
+        raise NotApplicable("fad's gradient is the 'fad' row")
 
     def hessian(self, f: Workload, vec: VecWorkload | None, xs: list[float]) -> Thunk:
         if not hasattr(self.fad, "jacrev"):
@@ -251,7 +255,7 @@ class Autograd(Library):
         np = self.np
         if self.vectorised:
             if vec is None:
-                raise Unsupported("no vectorised form of this workload (it is sequential)")
+                raise NotApplicable("no vectorised form of this workload (it is sequential)")
             arrays = [np.array(d, dtype=float) for d in data]
             g = self.ag.grad(lambda x: vec(x, np, *arrays))
             x0 = np.array(xs, dtype=float)
@@ -268,7 +272,7 @@ class Autograd(Library):
         x0 = np.array(xs, dtype=float)
         if self.vectorised:
             if vec is None:
-                raise Unsupported("no vectorised form of this workload")
+                raise NotApplicable("no vectorised form of this workload")
             h = self.ag.hessian(lambda x: vec(x, np))
         else:
             h = self.ag.hessian(lambda x: f([x[i] for i in range(len(xs))], np))
@@ -307,7 +311,7 @@ class Jax(Library):
         np = self.np
         if self.vectorised:
             if vec is None:
-                raise Unsupported("no vectorised form of this workload (it is sequential)")
+                raise NotApplicable("no vectorised form of this workload (it is sequential)")
             arrays = [np.array(d, dtype=np.float64) for d in data]
             g = self._maybe_jit(self.jax.grad(lambda x: vec(x, np, *arrays)))
             x0 = np.array(xs, dtype=np.float64)
@@ -319,7 +323,7 @@ class Jax(Library):
         np = self.np
         if self.vectorised:
             if vec is None:
-                raise Unsupported("no vectorised form of this workload")
+                raise NotApplicable("no vectorised form of this workload")
             h = self._maybe_jit(self.jax.hessian(lambda x: vec(x, np)))
             x0 = np.array(xs, dtype=np.float64)
             return lambda: h(x0).block_until_ready()
@@ -344,7 +348,7 @@ class JaxJit(Jax):
         return self.jax.jit(g)  # type: ignore[no-any-return]
 
     def nth(self, f: Workload, x: float, order: int) -> Thunk:
-        raise Unsupported("eager versions only for the higher derivative")
+        raise NotApplicable("eager versions only for the higher derivative")
 
 
 class Torch(Library):
@@ -366,7 +370,7 @@ class Torch(Library):
         f64 = torch.float64
         if self.vectorised:
             if vec is None:
-                raise Unsupported("no vectorised form of this workload (it is sequential)")
+                raise NotApplicable("no vectorised form of this workload (it is sequential)")
             arrays = [torch.tensor(d, dtype=f64) for d in data]
 
             def run_vec() -> Any:
@@ -389,7 +393,7 @@ class Torch(Library):
         hess = torch.autograd.functional.hessian
         if self.vectorised:
             if vec is None:
-                raise Unsupported("no vectorised form of this workload")
+                raise NotApplicable("no vectorised form of this workload")
             return lambda: hess(lambda x: vec(x, torch), x0)
         return lambda: hess(lambda x: f(list(x.unbind()), torch), x0)
 

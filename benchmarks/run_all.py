@@ -31,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in args:
         cut = args.index("--")
         args, extra = args[:cut], args[cut + 1 :]
-    parser = argparse.ArgumentParser(prog="fad bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fad bench",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="compare's own options: python benchmarks/compare.py --help",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs (about a minute each)")
     parser.add_argument(
         "--suite", action="append", choices=SUITES, help="suite to run (repeatable; default all)"
