@@ -715,7 +715,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _select_libs(libs_opt: str | None) -> tuple[list[Library], dict[str, str], list[str]]:
+QUICK_SKIP = {"jax [vectorised]"}
+"""Left out of --quick: eager JAX recompiles its array ops, about a second per call."""
+
+
+def _select_libs(
+    libs_opt: str | None, quick: bool
+) -> tuple[list[Library], dict[str, str], list[str]]:
     wanted = None if libs_opt is None else {x.strip() for x in libs_opt.split(",")}
     libs: list[Library] = []
     versions: dict[str, str] = {}
@@ -724,6 +730,8 @@ def _select_libs(libs_opt: str | None) -> tuple[list[Library], dict[str, str], l
         lib = cls()
         base = lib.name.split(" ")[0]
         if wanted is not None and lib.name != "plain floats" and not ({lib.name, base} & wanted):
+            continue
+        if quick and lib.name in QUICK_SKIP and (wanted is None or lib.name not in wanted):
             continue
         try:
             lib.load()
@@ -766,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        libs, versions, skipped = _select_libs(opts.libs)
+        libs, versions, skipped = _select_libs(opts.libs, quick)
         for line in skipped:
             print(f"skipped {line}", file=sys.stderr)
         specs = [s for s in SPECS if only is None or s.name in only]
@@ -793,13 +801,23 @@ def main(argv: list[str] | None = None) -> int:
             "settings": st.__dict__,
             "specs": [],
         }
+        spent: dict[str, float] = {}
         for spec in specs:
+            w0 = time.perf_counter()
             res["specs"].append(
                 run_spec(spec, spec.quick_sizes if quick else spec.sizes, libs, st, progress)
             )
+            spent[spec.name] = time.perf_counter() - w0
         if run_deep_chain:
+            w0 = time.perf_counter()
             res["deep"] = run_deep(st, progress)
+            spent["deep"] = time.perf_counter() - w0
         progress.close()
+        res["seconds_per_workload"] = spent
+        print(
+            "wall seconds per workload: " + ", ".join(f"{k} {v:.0f}" for k, v in spent.items()),
+            file=sys.stderr,
+        )
         RESULTS.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         for name in (f"compare-{stamp}.json", "latest.json"):
