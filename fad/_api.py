@@ -145,17 +145,25 @@ def _bad_leaf(
 
 
 def _flatten_inputs(
-    values: Sequence[Any], names: Sequence[str], fname: str, what: str = "differentiated"
+    values: Sequence[Any],
+    names: Callable[[], Sequence[str]],
+    fname: str,
+    what: str = "differentiated",
 ) -> tuple[list[Any], PyTreeDef]:
-    """Flatten the tuple ``values``; check and convert every leaf (ints to floats)."""
+    """Flatten the tuple ``values``; check and convert every leaf (ints to floats).
+
+    ``names()`` gives the name of each value for an error message (made only then).
+    """
     leaves, treedef = tree_flatten(tuple(values))
+    if all(type(leaf) is float for leaf in leaves):  # the common case, checked fast
+        return leaves, treedef
     out = []
     for i, leaf in enumerate(leaves):
         x = _as_real(leaf)
         if x is _BAD:
             # find the argument the leaf belongs to, for the message
             start = 0
-            for value, name in zip(values, names, strict=True):
+            for value, name in zip(values, names(), strict=True):
                 n = len(tree_flatten(value)[0])
                 if i < start + n:
                     raise _bad_leaf(fname, name, value, i - start, what)
@@ -232,6 +240,8 @@ def _resolve_argnums(
     argnums: Any, nums: tuple[int, ...], nargs: int, fname: str
 ) -> tuple[int, ...]:
     """Make ``nums`` non-negative for a call with ``nargs`` positional arguments (as JAX)."""
+    if len(nums) == 1 and 0 <= nums[0] < nargs:  # the common case
+        return nums
     if max(nums) >= nargs:
         msg = (
             f"fad.{fname}: differentiating with respect to argnums={argnums!r} requires at "
@@ -314,13 +324,12 @@ def _vjp_flat(
     p_leaves: Sequence[Any],
     p_def: PyTreeDef,
     has_aux: bool,
-    mode: Mode,
+    cls: Any,
     fname: str,
 ) -> tuple[
     list[Any], PyTreeDef, list[Any], Callable[[Sequence[Any], Sequence[Any]], list[Any]], Any
 ]:
-    """Run ``fun`` on the inputs of the strategy ``mode``; return outputs and pullback."""
-    cls = reverse_strategy(mode)
+    """Run ``fun`` on the inputs of the strategy ``cls``; return outputs and pullback."""
     level = new_level()
     inputs, pullback = cls.seed(list(p_leaves), level)
     out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
@@ -396,10 +405,13 @@ def jvp(
             "tangent per primal, with the same structure."
         )
         raise TypeError(msg)
-    names = [f"argument {i}" for i in range(len(primals))]
+
+    def names() -> list[str]:
+        return [f"argument {i}" for i in range(len(primals))]
+
     p_leaves, p_def = _flatten_inputs(primals, names, "jvp")
     t_leaves, t_def = _flatten_inputs(
-        tangents, [f"tangent of {n}" for n in names], "jvp", "tangent"
+        tangents, lambda: [f"tangent of {n}" for n in names()], "jvp", "tangent"
     )
     if t_def != p_def:
         for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
@@ -444,7 +456,7 @@ class _VjpFun:
             )
             raise TypeError(msg)
         ct = cotangent[0]
-        c_leaves, c_def = _flatten_inputs((ct,), ["the cotangent"], "vjp", "cotangent")
+        c_leaves, c_def = _flatten_inputs((ct,), lambda: ["the cotangent"], "vjp", "cotangent")
         if c_def.children[0] != self._o_def:
             msg = (
                 f"fad.vjp: the cotangent has structure {c_def.children[0]!r}, but fun's output "
@@ -499,10 +511,10 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, mode: Mod
     """
     _check_callable(fun, "vjp")
     p_leaves, p_def = _flatten_inputs(
-        primals, [f"argument {i}" for i in range(len(primals))], "vjp"
+        primals, lambda: [f"argument {i}" for i in range(len(primals))], "vjp"
     )
     o_leaves, o_def, primals_out, pullback, aux = _vjp_flat(
-        fun, p_leaves, p_def, has_aux, mode, "vjp"
+        fun, p_leaves, p_def, has_aux, reverse_strategy(mode), "vjp"
     )
     out = tree_unflatten(o_def, primals_out)
     vjp_fun = _VjpFun(o_leaves, o_def, p_def, pullback)
@@ -539,8 +551,9 @@ class _LinearFun:
                 f"({len(self._primals)}), but was called with {len(tangents)}."
             )
             raise TypeError(msg)
-        names = [f"tangent {i}" for i in range(len(tangents))]
-        t_leaves, t_def = _flatten_inputs(tangents, names, "linearize", "tangent")
+        t_leaves, t_def = _flatten_inputs(
+            tangents, lambda: [f"tangent {i}" for i in range(len(tangents))], "linearize", "tangent"
+        )
         if t_def != self._p_def:
             msg = (
                 f"fad.linearize: the tangents have structure {t_def!r} but the primals have "
@@ -607,7 +620,7 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
     """
     _check_callable(fun, "linearize")
     p_leaves, p_def = _flatten_inputs(
-        primals, [f"argument {i}" for i in range(len(primals))], "linearize"
+        primals, lambda: [f"argument {i}" for i in range(len(primals))], "linearize"
     )
     level = new_level()
     inputs, _ = TapeCodual.seed(p_leaves, level)
@@ -635,16 +648,16 @@ def _value_and_grad(
 ) -> Callable[..., Any]:
     _check_callable(fun, fname)
     nums0 = _check_argnums(argnums, fname)
-    reverse_strategy(mode)  # fail early on a bad mode
+    cls = reverse_strategy(mode)  # fails early on a bad mode
     single = not isinstance(argnums, (tuple, list))
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         nums = _resolve_argnums(argnums, nums0, len(args), fname)
         diff = tuple(args[i] for i in nums)
-        p_leaves, p_def = _flatten_inputs(diff, [f"argument {i}" for i in nums], fname)
+        p_leaves, p_def = _flatten_inputs(diff, lambda: [f"argument {i}" for i in nums], fname)
         f = _partial(fun, args, nums, kwargs)
         o_leaves, o_def, primals_out, pullback, aux = _vjp_flat(
-            f, p_leaves, p_def, has_aux, mode, fname
+            f, p_leaves, p_def, has_aux, cls, fname
         )
         if o_def.kind is not None or type(o_leaves[0]) is bool:
             shown = tree_unflatten(o_def, primals_out)
@@ -876,7 +889,7 @@ def jacfwd(
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         nums = _resolve_argnums(argnums, nums0, len(args), "jacfwd")
         diff = tuple(args[i] for i in nums)
-        p_leaves, p_def = _flatten_inputs(diff, [f"argument {i}" for i in nums], "jacfwd")
+        p_leaves, p_def = _flatten_inputs(diff, lambda: [f"argument {i}" for i in nums], "jacfwd")
         f = _partial(fun, args, nums, kwargs)
         n = len(p_leaves)
         columns: list[list[Any]] = []
@@ -932,15 +945,15 @@ def jacrev(
     """
     _check_callable(fun, "jacrev")
     nums0 = _check_argnums(argnums, "jacrev")
-    reverse_strategy(mode)
+    cls = reverse_strategy(mode)
     single = not isinstance(argnums, (tuple, list))
 
     def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         nums = _resolve_argnums(argnums, nums0, len(args), "jacrev")
         diff = tuple(args[i] for i in nums)
-        p_leaves, p_def = _flatten_inputs(diff, [f"argument {i}" for i in nums], "jacrev")
+        p_leaves, p_def = _flatten_inputs(diff, lambda: [f"argument {i}" for i in nums], "jacrev")
         f = _partial(fun, args, nums, kwargs)
-        o_leaves, o_def, _, pullback, aux = _vjp_flat(f, p_leaves, p_def, has_aux, mode, "jacrev")
+        o_leaves, o_def, _, pullback, aux = _vjp_flat(f, p_leaves, p_def, has_aux, cls, "jacrev")
         rows = []
         for o in o_leaves:
             g = tree_unflatten(p_def, pullback([o], [1.0]))

@@ -306,7 +306,17 @@ def _flatten(tree: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None
         leaves.append(tree)
         return _LEAF
     children, aux = kind.flatten(tree)
-    return PyTreeDef(kind, aux, tuple([_flatten(c, leaves, is_leaf) for c in children]))
+    if is_leaf is not None:
+        return PyTreeDef(kind, aux, tuple([_flatten(c, leaves, is_leaf) for c in children]))
+    defs = []
+    for c in children:
+        t = type(c)
+        if t is float or t is int:  # the common leaves, without a call
+            leaves.append(c)
+            defs.append(_LEAF)
+        else:
+            defs.append(_flatten(c, leaves, None))
+    return PyTreeDef(kind, aux, tuple(defs))
 
 
 def tree_flatten(
@@ -340,7 +350,11 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
         (1.0, [2.0])
     """
     it = iter(leaves)
-    out = _unflatten(treedef, it)
+    try:
+        out = _unflatten(treedef, it)
+    except StopIteration:
+        msg = f"tree_unflatten got fewer leaves than the {treedef.num_leaves} of {treedef!r}."
+        raise ValueError(msg) from None
     if next(it, _SENTINEL) is not _SENTINEL:
         msg = f"tree_unflatten got more leaves than the {treedef.num_leaves} of {treedef!r}."
         raise ValueError(msg)
@@ -351,13 +365,12 @@ _SENTINEL = object()
 
 
 def _unflatten(treedef: PyTreeDef, it: Any) -> Any:
+    """Rebuild from the iterator ``it``; raises StopIteration when it runs out."""
     if treedef.kind is None:
-        leaf = next(it, _SENTINEL)
-        if leaf is _SENTINEL:
-            msg = "tree_unflatten got fewer leaves than the structure has."
-            raise ValueError(msg)
-        return leaf
-    return treedef.kind.unflatten(treedef.aux, [_unflatten(c, it) for c in treedef.children])
+        return next(it)
+    return treedef.kind.unflatten(
+        treedef.aux, [next(it) if c is _LEAF else _unflatten(c, it) for c in treedef.children]
+    )
 
 
 def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
