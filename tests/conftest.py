@@ -11,6 +11,9 @@ import os
 
 from hypothesis import settings
 
+# tests/typing/ holds programs that mypy checks (tests/test_typing.py) and pytest never runs.
+collect_ignore = ["typing"]
+
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
