@@ -3,6 +3,7 @@
 from fad import math as math
 from fad import testing as testing
 from fad import tree as tree
+from fad import viz as viz
 from fad._api import derivative as derivative
 from fad._api import grad as grad
 from fad._api import hessian as hessian
@@ -53,5 +54,6 @@ __all__ = [
     "to_dual",
     "tree",
     "value_and_grad",
+    "viz",
     "vjp",
 ]
