@@ -60,17 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def find_benchmarks(start: Path | None = None) -> Path | None:
-    """``benchmarks/run_all.py`` of the repository, or ``None``.
+def find_benchmarks(cwd: Path | None = None, package_parent: Path | None = None) -> Path | None:
+    """``benchmarks/run_all.py`` of fad's repository, or ``None``.
 
-    The suite lives in the repository, not in the installed package: it is looked
-    for under the current directory and its parents, then beside the package (an
-    editable install from a checkout).
+    The suite lives in the repository, not in the installed package. It is looked
+    for beside the package first (an editable install from a checkout), then in the
+    current directory and its parents (a checkout with fad installed otherwise).
     """
-    here = (start or Path.cwd()).resolve()
-    candidates = [d / "benchmarks" / "run_all.py" for d in (here, *here.parents)]
-    candidates.append(Path(__file__).resolve().parent.parent / "benchmarks" / "run_all.py")
-    for path in candidates:
+    here = (cwd or Path.cwd()).resolve()
+    beside = package_parent or Path(__file__).resolve().parent.parent
+    for d in (beside, here, *here.parents):
+        path = d / "benchmarks" / "run_all.py"
         if path.is_file():
             return path
     return None

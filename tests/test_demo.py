@@ -130,7 +130,7 @@ def test_viz_command() -> None:
 def test_bench_not_found(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "find_benchmarks", lambda start=None: None)
+    monkeypatch.setattr(cli, "find_benchmarks", lambda: None)
     assert cli.main(["bench"]) == 2
     err = capsys.readouterr().err
     assert "benchmarks/run_all.py" in err
@@ -141,7 +141,10 @@ def test_find_benchmarks(tmp_path: Path) -> None:
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "run_all.py").write_text("")
     (tmp_path / "sub").mkdir()
-    assert cli.find_benchmarks(tmp_path / "sub") == tmp_path / "benchmarks" / "run_all.py"
+    found = cli.find_benchmarks(tmp_path / "sub", package_parent=tmp_path / "site-packages")
+    assert found == tmp_path / "benchmarks" / "run_all.py"
+    assert cli.find_benchmarks(tmp_path / "sub", package_parent=tmp_path / "sub") == found
+    assert cli.find_benchmarks(Path("/"), package_parent=tmp_path / "sub") is None
 
 
 def test_bench_help_goes_to_the_suite() -> None:
