@@ -367,6 +367,9 @@ def run_deep(st: Settings, progress: Progress) -> dict[str, Any]:
             cell = out["cells"][name] = json.loads(lines[-1])
             if cell.get("status") == "ok":
                 cell["seconds"] = cell["cpu_s"] if st.clock == "cpu" else cell["time_s"]
+                ref = out["cells"].get("fad", {}).get("answer")
+                if name not in ("plain", "fad") and ref is not None:
+                    cell["rel_err"] = _rel_err(cell["answer"], ref)
         else:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             out["cells"][name] = {
@@ -459,8 +462,10 @@ def deep_table(deep: dict[str, Any]) -> str:
         if c.get("status") != "ok":
             lines.append(f"| {name} | — ({c.get('reason', '')}) | | | |")
             continue
+        differs = " (**differs** from fad)" if c.get("rel_err", 0.0) > 1e-6 else ""
         lines.append(
-            f"| {name} | {_fmt_time(c['seconds'])} | {c['seconds'] / deep['ops'] * 1e6:.3g} | "
+            f"| {name} | {_fmt_time(c['seconds'])}{differs} | "
+            f"{c['seconds'] / deep['ops'] * 1e6:.3g} | "
             f"{c['maxrss_mb']:.0f} MB | {c['maxrss_mb'] - c['base_mb']:.0f} MB |"
         )
     return "\n".join(lines)

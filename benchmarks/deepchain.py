@@ -77,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     run = thunk(opts.depth)
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        run()
+        raw = run()
         out["time_s"] = time.perf_counter() - t0
         out["cpu_s"] = time.process_time() - c0
+        out["answer"] = lib.to_floats(raw)
     except RecursionError:
         out = {"status": "error", "reason": "RecursionError (recursive backward pass)"}
     except MemoryError:
