@@ -325,7 +325,7 @@ def growth_markdown(res: dict[str, Any]) -> str:
     for title, prog in res["programs"].items():
         sizes = prog["sizes"]
         d_labels = [f"d={d:,}".replace(",", " ") for d in sizes]
-        header = ["strategy", *d_labels, "× per step", "µs/step"]
+        header = ["strategy", *d_labels, "× per step", "slope", "µs/step"]
         rows = []
         for row in prog["rows"]:
             cells = row["cells"]
@@ -341,17 +341,22 @@ def growth_markdown(res: dict[str, Any]) -> str:
                 else:
                     line.append("")
             done = sorted(cells)
-            # Growth per extra step between the two largest d measured for this row.
-            if len(done) >= 2:
-                d0, d1 = done[-2], done[-1]
+            # Growth factor per extra step between the two largest d <= 20 of the row,
+            # and the log-log slope between its two largest d (1 = linear).
+            few = [d for d in done if d <= 20]
+            per_step = slope = ""
+            if len(few) >= 2:
+                d0, d1 = few[-2], few[-1]
                 factor = (cells[d1]["median_s"] / cells[d0]["median_s"]) ** (1 / (d1 - d0))
-                per_step = f"{factor:.3f}"
-            else:
-                per_step = ""
+                per_step = f"{factor:.2f}"
+            if len(done) >= 2 and done[-1] > 20:
+                d0, d1 = done[-2], done[-1]
+                grow = cells[d1]["median_s"] / cells[d0]["median_s"]
+                slope = f"{math.log(grow) / math.log(d1 / d0):.2f}"
             us = cells[done[-1]]["median_s"] / done[-1] * 1e6
-            rows.append([row["strategy"], *line, per_step, f"{us:.3g}"])
+            rows.append([row["strategy"], *line, per_step, slope, f"{us:.3g}"])
         floats = [fmt_time(prog["floats_s"][d]) for d in sizes]
-        rows.append(["(floats: time)", *floats, "", ""])
+        rows.append(["(floats: time)", *floats, "", "", ""])
         out.append(f"**{title}**: time of `grad` as a multiple of the same code on floats\n")
         out.append(table(header, rows))
         out.append("")
@@ -363,7 +368,8 @@ def growth_markdown(res: dict[str, Any]) -> str:
         "Beyond that, fad raises FadRecursionError naming mode=\"tape\". 'memo (limit "
         "raised)' is the same strategy with sys.setrecursionlimit(10**6) in a thread with a "
         "512 MiB stack. '× per step': the time's growth factor per extra step between the "
-        "two largest d of the row (about 2 means exponential, 1.000 linear). 'µs/step': "
+        "two largest d ≤ 20 of the row (about 2 means exponential). 'slope': of log time "
+        "against log d between the two largest d of the row (1 means linear). 'µs/step': "
         "time per step at the largest d of the row."
     )
     return "\n".join(out)
