@@ -245,6 +245,16 @@ def test_hessian_rosenbrock_10d(mode: str) -> None:
     assert tree_close(fad.jacfwd(fad.jacfwd(rosenbrock))(x), rosenbrock_hessian(x))
 
 
+def test_hessian_has_aux_and_none_outputs() -> None:
+    h, aux = fad.hessian(lambda v: (v[0] ** 3 * v[1], {"n": v[0]}), has_aux=True)([1.0, 2.0])
+    assert h == [[12.0, 3.0], [3.0, 0.0]]
+    assert aux == {"n": 1.0}
+    assert type(aux["n"]) is float
+    # None in the output is an empty subtree in the Jacobian too
+    for jac in (fad.jacfwd, fad.jacrev):
+        assert jac(lambda x: (None, 2.0 * x))(1.0) == (None, 2.0)
+
+
 def test_hessian_tuple_argnums() -> None:
     h = fad.hessian(lambda x, y: x * x * y, argnums=(0, 1))(2.0, 3.0)
     assert h == ((6.0, 4.0), (4.0, 0.0))
