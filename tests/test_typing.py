@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = sorted(p for p in (ROOT / "tests" / "typing").glob("*.py") if p.name != "conftest.py")
+PROGRAMS = sorted((ROOT / "tests" / "typing").glob("*.py"))
 
 BAD = """\
 from collections.abc import Callable
