@@ -79,7 +79,9 @@ def _pow_dx(name: str, power: Callable[[Any, Any], Any]) -> Callable[..., Any]:
 
     def partial(ans: Any, x: Any, y: Any) -> Any:
         # Comparisons of tracers act on their primals, so these tests work at any level.
-        if y == 0:
+        # The shortcut is for a constant exponent only: a traced y at 0 still has
+        # ∂²(x^y)/∂x∂y = x^(y-1) there, which the general formula keeps.
+        if y == 0 and (type(y) is int or type(y) is float):
             return 0.0
         if y < 1 and x == 0:
             _infinite(name, x, y)
