@@ -152,3 +152,15 @@ def test_hand_made_dual_outside_a_transform() -> None:
     g = fad.grad(lambda y: x * y * y)(3.0)
     assert isinstance(g, fad.Dual)
     assert (g.primal, g.tangent) == (12.0, 6.0)
+
+
+@pytest.mark.parametrize("mode", ["tape", "memo", "naive"])
+def test_pullbacks_and_linear_maps_are_differentiable_after_the_fact(mode: str) -> None:
+    # vjp_fun and linearize's jvp_fun are linear in their argument: differentiating
+    # them (outside the transform that made them) gives the derivative they carry
+    _, f_vjp = fad.vjp(lambda x: 3.0 * x * x, 2.0, mode=mode)
+    assert fad.grad(lambda c: f_vjp(c)[0], mode=mode)(1.0) == 12.0
+    assert fad.jvp(lambda c: f_vjp(c)[0], (1.0,), (1.0,)) == (12.0, 12.0)
+    _, f_jvp = fad.linearize(lambda x: 3.0 * x * x, 2.0)
+    assert fad.grad(lambda t: f_jvp(t), mode=mode)(1.0) == 12.0
+    assert fad.derivative(lambda t: f_jvp(t))(5.0) == 12.0
