@@ -672,6 +672,10 @@ def prod(iterable: Iterable[Real], /, *, start: Real = 1) -> Any:
     return result
 
 
+@overload
+def fsum(iterable: Iterable[float], /) -> float: ...
+@overload
+def fsum(iterable: Iterable[Real], /) -> Any: ...
 def fsum(iterable: Iterable[Real], /) -> Any:
     """Correctly rounded sum of the values, as :func:`math.fsum`.
 
@@ -686,6 +690,10 @@ def fsum(iterable: Iterable[Real], /) -> Any:
     return _P.fsum_n(len(values))(*values)
 
 
+@overload
+def sumprod(p: Iterable[float], q: Iterable[float], /) -> float: ...
+@overload
+def sumprod(p: Iterable[Real], q: Iterable[Real], /) -> Any: ...
 def sumprod(p: Iterable[Real], q: Iterable[Real], /) -> Any:
     """Sum of products ``p[0]*q[0] + p[1]*q[1] + ...``, as ``math.sumprod`` (3.12+).
 
