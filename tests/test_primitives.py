@@ -232,11 +232,21 @@ def differentiated(case: Case, args: Args) -> list[int]:
 # --- the tests ------------------------------------------------------------------------------
 
 
-def test_every_primitive_has_a_case() -> None:
+# Registry entries that are Python operators (the rest are fad.math functions).
+OPERATORS = {"abs", "add", "floordiv", "mod", "mul", "neg", "pos", "pow", "sub", "truediv"}
+WRAPPER_NAMES = {"math_pow": "pow"}  # registry name -> fad.math name, where they differ
+
+
+def test_every_primitive_has_a_case_and_a_public_entry_point() -> None:
     assert set(CASES) == set(REGISTRY), "each registry entry needs a row in CASES, and only they"
     for name, prim in REGISTRY.items():
         assert prim.name == name
         assert callable(prim.impl), name
+        if name in OPERATORS:
+            assert hasattr(Dual, f"__{name}__"), f"no operator for the primitive {name}"
+        else:
+            public = WRAPPER_NAMES.get(name, name)
+            assert public in fm.__all__, f"fad.math has no wrapper for the primitive {name}"
 
 
 @pytest.mark.parametrize("name", NAMES)
