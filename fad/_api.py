@@ -643,6 +643,17 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
 # grad and value_and_grad
 
 
+def _non_scalar(o_def: PyTreeDef, primals_out: list[Any], fname: str) -> None:
+    """Raise the TypeError of grad for an output that is not one real scalar."""
+    shown = tree_unflatten(o_def, primals_out)
+    msg = (
+        f"fad.{fname} needs fun to return one real scalar, but it returned {shown!r} "
+        f"(a {type(shown).__name__}). Use fad.jacrev or fad.vjp for outputs that are "
+        "not scalars, or has_aux=True to return extra values beside the scalar."
+    )
+    raise TypeError(msg)
+
+
 def _value_and_grad(
     fun: Callable[..., Any], argnums: Any, has_aux: bool, mode: Mode, fname: str
 ) -> Callable[..., Any]:
@@ -652,6 +663,24 @@ def _value_and_grad(
     single = not isinstance(argnums, (tuple, list))
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
+        i = nums0[0]
+        if single and 0 <= i < len(args) and type(args[i]) is float:
+            # one float argument: the common case, without the pytree plumbing
+            level = new_level()
+            inputs, pullback = cls.seed([args[i]], level)
+            full = list(args)
+            full[i] = inputs[0]
+            out, aux = _split_aux(fun(*full, **kwargs), has_aux, fname)
+            t = type(out)
+            if t is not float and t is not int and (t is bool or not _is_tracer(out)):
+                o_leaves, o_def = tree_flatten(out)
+                _check_outputs(o_leaves, out, fname)
+                _non_scalar(o_def, [_lower(o, level) for o in o_leaves], fname)
+            value = _lower(out, level)
+            g = pullback([out], [1.0])[0]
+            if has_aux:
+                return (value, _lower_tree(aux, level)), g
+            return value, g
         nums = _resolve_argnums(argnums, nums0, len(args), fname)
         diff = tuple(args[i] for i in nums)
         p_leaves, p_def = _flatten_inputs(diff, lambda: [f"argument {i}" for i in nums], fname)
@@ -660,13 +689,7 @@ def _value_and_grad(
             f, p_leaves, p_def, has_aux, cls, fname
         )
         if o_def.kind is not None or type(o_leaves[0]) is bool:
-            shown = tree_unflatten(o_def, primals_out)
-            msg = (
-                f"fad.{fname} needs fun to return one real scalar, but it returned {shown!r} "
-                f"(a {type(shown).__name__}). Use fad.jacrev or fad.vjp for outputs that are "
-                "not scalars, or has_aux=True to return extra values beside the scalar."
-            )
-            raise TypeError(msg)
+            _non_scalar(o_def, primals_out, fname)
         g = tree_unflatten(p_def, pullback(o_leaves, [1.0]))
         if single:
             g = g[0]
