@@ -124,7 +124,7 @@ class CachedCodual(Codual):
         return backprop
 
     @classmethod
-    def leaf(cls, index: int) -> Callable[[Any], Any]:
+    def leaf(cls, index: int, n_inputs: int = 0) -> Callable[[Any], Any]:
         @functools.cache
         def backprop(k: Any) -> dict[int, Any]:
             return {index: k}
@@ -367,10 +367,10 @@ def growth_markdown(res: dict[str, Any]) -> str:
         "sensitivity B(1) recurses into its argument's, one Python frame per operation. "
         "Beyond that, fad raises FadRecursionError naming mode=\"tape\". 'memo (limit "
         "raised)' is the same strategy with sys.setrecursionlimit(10**6) in a thread with a "
-        "512 MiB stack. '× per step': the time's growth factor per extra step between the "
-        "two largest d ≤ 20 of the row (about 2 means exponential). 'slope': of log time "
-        "against log d between the two largest d of the row (1 means linear). 'µs/step': "
-        "time per step at the largest d of the row."
+        "512 MiB stack. '× per step': the time's growth factor per extra step between "
+        "the two largest d ≤ 20 of the row (about 2 means exponential). 'slope': of log "
+        "time against log d between the two largest d of the row (1 means linear). "
+        "'µs/step': time per step at the largest d of the row."
     )
     return "\n".join(out)
 
@@ -661,10 +661,12 @@ def memory_markdown(res: dict[str, Any]) -> str:
             "(tracemalloc)\n",
             table(["program", "naive", "memo", "tape", "operations"], rows),
             "",
-            "naive's backpropagators return lazy sums with one leaf per path, so on the "
-            "reuse chain its memory grows with the number of paths (2^d), not with the "
-            "operations; memo keeps one sensitivity dict per value, as large as the number "
-            "of inputs it depends on.",
+            "Peak of tracemalloc during the call, over the operations the function "
+            "records. naive keeps a closure per value; with several inputs its "
+            "backpropagators return lazy sums, one leaf per path. memo keeps a "
+            "backpropagator object and a sensitivity dict per value, as large as the number "
+            "of inputs the value depends on. The tape keeps one tuple of edges per "
+            "operation, and one adjoint per value during the backward pass.",
         ]
     )
 
