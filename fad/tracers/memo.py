@@ -67,9 +67,17 @@ class MemoCodual(Codual):
 
     @classmethod
     def combine(cls, edges: tuple[tuple[Callable[[Any], Any], Any], ...]) -> Callable[[Any], Any]:
+        for b, _ in edges:
+            if type(b) is not MemoBackprop:
+                msg = (
+                    f"A MemoCodual's backprop must be a MemoBackprop, not {type(b).__name__}: "
+                    "memo coduals come from the transforms (mode='memo') or from "
+                    "MemoCodual.leaf(index, n_inputs). For a hand-built codual use fad.Codual."
+                )
+                raise TypeError(msg)
         return MemoBackprop(edges)  # type: ignore[arg-type]
 
     @classmethod
-    def leaf(cls, index: int) -> Callable[[Any], Any]:
+    def leaf(cls, index: int, n_inputs: int) -> Callable[[Any], Any]:
         """The backprop of input ``index``: its sensitivity is the one-hot vector."""
         return MemoBackprop((), {index: 1.0})
