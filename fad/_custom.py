@@ -82,11 +82,20 @@ class _Custom(Generic[P, R]):
 
     kind = "custom"
 
-    def __init__(self, fun: Callable[P, R], nondiff_argnums: Sequence[int] = ()) -> None:
+    def __init__(
+        self,
+        fun: Callable[P, R],
+        nondiff_argnums: Sequence[int] = (),
+        nondiff_argnames: Sequence[str] = (),
+    ) -> None:
         if not callable(fun):
             msg = f"fad.{self.kind} decorates a function; got {fun!r}."
             raise TypeError(msg)
-        nums = tuple(nondiff_argnums)
+        try:
+            self._signature: inspect.Signature | None = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self._signature = None
+        nums = list(nondiff_argnums)
         for n in nums:
             if type(n) is not int or n < 0:
                 msg = (
@@ -94,14 +103,20 @@ class _Custom(Generic[P, R]):
                     f"of arguments), not {nondiff_argnums!r}."
                 )
                 raise TypeError(msg)
+        if nondiff_argnames:
+            names = list(self._signature.parameters) if self._signature is not None else []
+            for name in nondiff_argnames:
+                if name not in names:
+                    msg = (
+                        f"fad.{self.kind}: nondiff_argnames names {name!r}, which is not a "
+                        f"parameter of {getattr(fun, '__name__', fun)!r} ({names})."
+                    )
+                    raise ValueError(msg)
+                nums.append(names.index(name))
         self.fun = fun
         self._fun: Callable[..., Any] = fun  # the same, for calls with resolved args
         self.nondiff_argnums = tuple(sorted(set(nums)))
         functools.update_wrapper(self, fun)
-        try:
-            self._signature: inspect.Signature | None = inspect.signature(fun)
-        except (TypeError, ValueError):
-            self._signature = None
 
     @property
     def _name(self) -> str:
@@ -199,6 +214,15 @@ class _Custom(Generic[P, R]):
 
     def _partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
         raise NotImplementedError
+
+
+def _no_symbolic_zeros(symbolic_zeros: bool, name: str) -> None:
+    if symbolic_zeros:
+        msg = (
+            f"fad custom rule of {name}: symbolic_zeros=True is not supported; fad passes "
+            "0.0 tangents and cotangents for unperturbed values."
+        )
+        raise NotImplementedError(msg)
 
 
 class _Call:
@@ -375,6 +399,7 @@ class custom_jvp(_Custom[P, R]):
         nondiff_argnums: positions of arguments that are not differentiated (functions,
             flags, strings); they are passed to the rule first, as in JAX. They may not
             hold tracers.
+        nondiff_argnames: the same, by parameter name.
 
     Example:
         >>> import fad
@@ -391,21 +416,29 @@ class custom_jvp(_Custom[P, R]):
 
     kind = "custom_jvp"
 
-    def __init__(self, fun: Callable[P, R], nondiff_argnums: Sequence[int] = ()) -> None:
-        super().__init__(fun, nondiff_argnums)
+    def __init__(
+        self,
+        fun: Callable[P, R],
+        nondiff_argnums: Sequence[int] = (),
+        nondiff_argnames: Sequence[str] = (),
+    ) -> None:
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
         self.jvp: Callable[..., tuple[Any, Any]] | None = None
         self._jvps: tuple[Callable[..., Any] | None, ...] | None = None
 
     def _has_rule(self) -> bool:
         return self.jvp is not None
 
-    def defjvp(self, jvp: Callable[..., tuple[Any, Any]]) -> Callable[..., tuple[Any, Any]]:
+    def defjvp(
+        self, jvp: Callable[..., tuple[Any, Any]], symbolic_zeros: bool = False
+    ) -> Callable[..., tuple[Any, Any]]:
         """Set the JVP rule ``jvp(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)``.
 
         ``primals`` and ``tangents`` are tuples with one entry per differentiated
         argument; ``tangent_out`` has the structure of the output and must be linear in
         ``tangents``. fad uses the function for the value and the rule for the tangent.
-        Returns ``jvp``, so ``defjvp`` works as a decorator.
+        Returns ``jvp``, so ``defjvp`` works as a decorator. ``symbolic_zeros=True``
+        (JAX's option to pass special zero objects) is not supported.
 
         Example:
             >>> import fad
@@ -419,6 +452,7 @@ class custom_jvp(_Custom[P, R]):
             >>> fad.jvp(f, (0.0, 3.0), (1.0, 0.0))
             (0.0, 3.0)
         """
+        _no_symbolic_zeros(symbolic_zeros, self._name)
         self.jvp = jvp
         self._jvps = None
         return jvp
@@ -496,6 +530,7 @@ class custom_vjp(_Custom[P, R]):
         fun: the function. Its differentiated arguments are pytrees of real scalars.
         nondiff_argnums: positions of arguments that are not differentiated; ``fwd``
             gets them in place, ``bwd`` gets them first. They may not hold tracers.
+        nondiff_argnames: the same, by parameter name.
 
     Example:
         >>> import fad
@@ -514,19 +549,32 @@ class custom_vjp(_Custom[P, R]):
 
     kind = "custom_vjp"
 
-    def __init__(self, fun: Callable[P, R], nondiff_argnums: Sequence[int] = ()) -> None:
-        super().__init__(fun, nondiff_argnums)
+    def __init__(
+        self,
+        fun: Callable[P, R],
+        nondiff_argnums: Sequence[int] = (),
+        nondiff_argnames: Sequence[str] = (),
+    ) -> None:
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
         self.fwd: Callable[..., tuple[Any, Any]] | None = None
         self.bwd: Callable[..., Any] | None = None
 
     def _has_rule(self) -> bool:
         return self.fwd is not None
 
-    def defvjp(self, fwd: Callable[..., tuple[Any, Any]], bwd: Callable[..., Any]) -> None:
+    def defvjp(
+        self,
+        fwd: Callable[..., tuple[Any, Any]],
+        bwd: Callable[..., Any],
+        symbolic_zeros: bool = False,
+        optimize_remat: bool = False,
+    ) -> None:
         """Set the rule: ``fwd(*args) -> (out, res)`` and ``bwd(*nondiff_args, res, g)``.
 
         ``bwd`` returns a tuple with one cotangent per differentiated argument (in
-        order), each with that argument's structure, or ``None`` for zero.
+        order), each with that argument's structure, or ``None`` for zero. JAX's
+        ``symbolic_zeros=True`` is not supported; ``optimize_remat`` is accepted and
+        has no effect.
 
         Example:
             >>> import fad
@@ -545,6 +593,8 @@ class custom_vjp(_Custom[P, R]):
         if not callable(fwd) or not callable(bwd):
             msg = f"fad.custom_vjp function {self._name}: defvjp takes two functions, fwd and bwd."
             raise TypeError(msg)
+        _no_symbolic_zeros(symbolic_zeros, self._name)
+        del optimize_remat  # a JAX compilation option: nothing to do here
         self.fwd = fwd
         self.bwd = bwd
 

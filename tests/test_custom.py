@@ -394,3 +394,20 @@ def test_errors() -> None:
     wrong_jvp.defjvp(lambda primals, tangents: tangents[0])
     with pytest.raises(TypeError, match="pair"):
         fad.grad(wrong_jvp)(1.0)
+
+
+def test_nondiff_argnames_and_jax_options() -> None:
+    @partial(fad.custom_jvp, nondiff_argnames=("fn",))
+    def app(fn: Any, x: Any) -> Any:
+        return fn(x)
+
+    @partial(app.defjvp, symbolic_zeros=False)
+    def app_jvp(fn: Any, primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+        return fn(primals[0]), 3.0 * tangents[0]
+
+    assert app.nondiff_argnums == (0,)
+    assert fad.grad(lambda x: app(fm.exp, x))(0.0) == 3.0
+    with pytest.raises(ValueError, match="not a parameter"):
+        fad.custom_vjp(lambda x: x, nondiff_argnames=("y",))
+    with pytest.raises(NotImplementedError, match="symbolic_zeros"):
+        app.defjvp(app_jvp, symbolic_zeros=True)
