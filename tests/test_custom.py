@@ -411,3 +411,29 @@ def test_nondiff_argnames_and_jax_options() -> None:
         fad.custom_vjp(lambda x: x, nondiff_argnames=("y",))
     with pytest.raises(NotImplementedError, match="symbolic_zeros"):
         app.defjvp(app_jvp, symbolic_zeros=True)
+
+
+def test_custom_vjp_several_outputs_and_linearize() -> None:
+    @fad.custom_vjp
+    def polar(r: Any, t: Any) -> tuple[Any, Any]:
+        return r * fm.cos(t), r * fm.sin(t)
+
+    def fwd(r: Any, t: Any) -> tuple[Any, Any]:
+        c, s = fm.cos(t), fm.sin(t)
+        return (r * c, r * s), (r, c, s)
+
+    def bwd(res: Any, g: tuple[Any, Any]) -> tuple[Any, Any]:
+        r, c, s = res
+        gx, gy = g
+        return c * gx + s * gy, -r * s * gx + r * c * gy
+
+    polar.defvjp(fwd, bwd)
+    r, t = 2.0, 0.5
+    want = fad.jacfwd(polar, argnums=(0, 1))(r, t)  # the body, differentiated
+    for mode in MODES:
+        got = fad.jacrev(polar, argnums=(0, 1), mode=mode)(r, t)
+        for row_g, row_w in zip(got, want, strict=True):
+            assert row_g == pytest.approx(row_w)
+    check_grads(polar, (r, t), order=2)
+    _, f_jvp = fad.linearize(f_vjp, 2.0, 3.0)
+    assert f_jvp(1.0, 0.0) == pytest.approx(math.cos(2.0) * 3.0)
