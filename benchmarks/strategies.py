@@ -24,7 +24,8 @@ see ``benchmarks/harness.py``) and writes them as JSON to
 - ``memory``: peak bytes (``tracemalloc``) per recorded operation, per strategy.
 
 ``--quick`` keeps the whole run under about 30 seconds (smaller sizes, fewer repeats).
-``python -m fad bench`` calls :func:`main`.
+``--write-docs`` puts the tables into docs/strategies.md; ``--from-json FILE`` renders
+a saved run again. ``python -m fad bench`` calls :func:`main`.
 """
 
 from __future__ import annotations
@@ -740,6 +741,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, help="samples per cell (default 5, quick 3)")
     p.add_argument("--deep-steps", type=int, help="steps of the deep chain (default 10⁶)")
     p.add_argument("--json", type=Path, help="where to write the JSON (default results/)")
+    p.add_argument(
+        "--write-docs", action="store_true", help="put the tables into docs/strategies.md"
+    )
+    p.add_argument("--from-json", type=Path, help="render a saved run instead of measuring")
     p.add_argument("--child-deep", type=int, help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
     if opts.repeats is None:
@@ -749,11 +754,68 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return opts
 
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "strategies.md"
+BEGIN, END = "<!-- strategies-tables:begin -->", "<!-- strategies-tables:end -->"
+RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
+    "growth": lambda r: growth_markdown(r),
+    "deep": lambda r: deep_markdown(r),
+    "rosenbrock": lambda r: cheap_markdown(r),
+    "memory": lambda r: memory_markdown(r),
+}
+
+
+def _int_keys(obj: Any) -> Any:
+    """JSON turns int keys into strings: turn them back (to re-render a saved run)."""
+    if isinstance(obj, dict):
+        return {
+            (int(k) if isinstance(k, str) and k.isdigit() else k): _int_keys(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [_int_keys(v) for v in obj]
+    return obj
+
+
+def heading(res: dict[str, Any]) -> str:
+    info = res["machine"]
+    return (
+        f"fad reverse strategies, {info['date']}, {info['python']}, {info['nproc']} CPUs "
+        f"({info['cpu']}), load {info['loadavg']}, clock {res['clock']}"
+        f"{', quick' if res['quick'] else ''}"
+    )
+
+
+def write_docs(res: dict[str, Any], command: str) -> None:
+    """Put the tables of ``res`` between the markers of docs/strategies.md."""
+    parts = [f"Measured with `{command}`: {heading(res)}."]
+    parts += [RENDER[name](res[name]) for name in SECTIONS if name in res]
+    body = "\n\n".join(parts)
+    text = DOCS.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        msg = f"{DOCS} has no {BEGIN} ... {END} markers to put the tables between."
+        raise SystemExit(msg)
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOCS.write_text(f"{head}{BEGIN}\n\n{body}\n\n{END}{tail}", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections, print their tables, write the JSON (and plots)."""
-    opts = _parse(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    opts = _parse(args)
     if opts.child_deep:
         print(json.dumps(deep_child(opts.child_deep)))
+        return 0
+    command = " ".join(["python benchmarks/strategies.py", *args])
+    if opts.from_json:
+        saved: dict[str, Any] = _int_keys(json.loads(opts.from_json.read_text(encoding="utf-8")))
+        print(heading(saved) + "\n")
+        for name in SECTIONS:
+            if name in saved:
+                print(RENDER[name](saved[name]) + "\n")
+        if opts.write_docs:
+            write_docs(saved, saved.get("command", command))
+            print(f"tables written to {DOCS}")
         return 0
     sections = opts.only.split(",") if opts.only else list(SECTIONS)
     unknown = set(sections) - set(SECTIONS)
@@ -761,22 +823,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmarks/strategies.py: unknown sections {sorted(unknown)}; use {SECTIONS}.")
         return 2
     info = machine({"fad": "0.1.0", "python": sys.version.split()[0]})
-    print(
-        f"fad reverse strategies, {info['date']}, {info['python']}, {info['nproc']} CPUs, "
-        f"load {info['loadavg']}, clock {opts.clock}{', quick' if opts.quick else ''}\n"
-    )
-    res: dict[str, Any] = {"machine": info, "quick": opts.quick, "clock": opts.clock}
-    runs = {
-        "growth": (growth, growth_markdown),
-        "deep": (deep, deep_markdown),
-        "rosenbrock": (cheap, cheap_markdown),
-        "memory": (memory, memory_markdown),
+    res: dict[str, Any] = {
+        "machine": info,
+        "quick": opts.quick,
+        "clock": opts.clock,
+        "command": command,
     }
+    print(heading(res) + "\n")
+    runs = {"growth": growth, "deep": deep, "rosenbrock": cheap, "memory": memory}
     for name in sections:
         t0 = time.perf_counter()
-        measure, render = runs[name]
-        res[name] = measure(opts)
-        print(render(res[name]))
+        res[name] = runs[name](opts)
+        print(RENDER[name](res[name]))
         print(f"\n({name}: {time.perf_counter() - t0:.0f} s)\n", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = opts.json or RESULTS / ("strategies-quick.json" if opts.quick else "strategies.json")
@@ -785,6 +843,9 @@ def main(argv: list[str] | None = None) -> int:
     png = path.with_suffix(".png")
     if plot(res, png):
         print(f"plot: {png}")
+    if opts.write_docs:
+        write_docs(res, command)
+        print(f"tables written to {DOCS}")
     return 0
 
 
