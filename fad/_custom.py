@@ -32,9 +32,10 @@ The value is always computed by the function itself (not by ``fwd`` or the JVP
 rule's primal output). Under ``custom_jvp`` the body only ever sees plain numbers, so
 it may call code that knows nothing of fad (Python's ``math``, a C extension).
 
-With several outputs the function runs once per transform level; the JVP rule runs
-once per input leaf and level; ``bwd`` runs once per output leaf with the other
-outputs' cotangents zero.
+With several outputs the function runs once per transform level. The JVP rule runs
+once per call under ``Dual`` (with the actual tangents, a shortcut equal to summing the
+partials), and once per input leaf under other tracers; ``bwd`` runs once per output
+leaf with the other outputs' cotangents zero.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from fad._core import Primitive, bind, is_tracer, primal_value
+from fad.tracers.dual import Dual
 from fad.tree import PyTreeDef, tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["custom_jvp", "custom_vjp"]
@@ -297,6 +299,8 @@ class _Call:
         custom = self.custom
         if top is None:
             out = self.flatten_out(custom._fun(*self.args(leaves)), "the function")
+        elif top[0] is Dual and isinstance(custom, custom_jvp):
+            out = custom._dual_outputs(self, leaves, top[1])
         else:
             override = NotImplemented
             if not hasattr(top[0], "seed"):
@@ -496,19 +500,40 @@ class custom_jvp(_Custom[P, R]):
         self.jvp = jvp
         self._jvps = jvps
 
+    def _dual_outputs(self, call: _Call, leaves: Sequence[Any], level: int) -> list[Any]:
+        """Forward mode in one call of the rule, with the actual tangents (as JAX).
+
+        The same as applying the per-leaf partials (rule on unit tangents), summed, but
+        one rule evaluation instead of one per input leaf.
+        """
+        mine = [type(x) is Dual and x.level == level for x in leaves]
+        primals = [x.primal if m else x for x, m in zip(leaves, mine, strict=True)]
+        tangents = [x.tangent if m else 0.0 for x, m in zip(leaves, mine, strict=True)]
+        ans = call.outputs(primals)
+        rule = self.jvp
+        assert rule is not None
+        res = rule(*call.nondiff, tuple(call.diff_trees(primals)), tuple(call.diff_trees(tangents)))
+        t_out = call.out_leaves_of(self._check_pair(res)[1], "the JVP rule's tangent_out")
+        return [Dual(a, t, level) for a, t in zip(ans, t_out, strict=True)]
+
+    def _check_pair(self, res: Any) -> Any:
+        if not isinstance(res, (tuple, list)) or len(res) != 2:
+            msg = (
+                f"the JVP rule of fad.custom_jvp function {self._name} must return a pair "
+                f"(primal_out, tangent_out), not {res!r}."
+            )
+            raise TypeError(msg)
+        return res
+
     def _partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
         key = ("jvp", i, _ids(primals))
         hit = call.cache.get(key)
         if hit is None:
             rule = self.jvp
             assert rule is not None
-            res = rule(*call.nondiff, tuple(call.diff_trees(primals)), tuple(call.unit_trees(i)))
-            if not isinstance(res, (tuple, list)) or len(res) != 2:
-                msg = (
-                    f"the JVP rule of fad.custom_jvp function {self._name} must return a pair "
-                    f"(primal_out, tangent_out), not {res!r}."
-                )
-                raise TypeError(msg)
+            res = self._check_pair(
+                rule(*call.nondiff, tuple(call.diff_trees(primals)), tuple(call.unit_trees(i)))
+            )
             hit = (list(primals), call.out_leaves_of(res[1], "the JVP rule's tangent_out"))
             call.cache[key] = hit
         return hit[1][j]

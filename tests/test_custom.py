@@ -437,3 +437,25 @@ def test_custom_vjp_several_outputs_and_linearize() -> None:
     check_grads(polar, (r, t), order=2)
     _, f_jvp = fad.linearize(f_vjp, 2.0, 3.0)
     assert f_jvp(1.0, 0.0) == pytest.approx(math.cos(2.0) * 3.0)
+
+
+def test_forward_mode_calls_the_rule_once_with_the_tangents() -> None:
+    seen: list[Any] = []
+
+    @fad.custom_jvp
+    def total(xs: list[Any]) -> Any:
+        return fm.fsum(xs)
+
+    @total.defjvp
+    def total_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+        seen.append(tangents[0])
+        return total(*primals), 2.0 * fm.fsum(tangents[0])
+
+    xs = [1.0, 2.0, 3.0, 4.0]
+    assert fad.jvp(total, (xs,), ([1.0, 0.5, 0.0, 0.0],)) == (10.0, 3.0)
+    assert seen == [[1.0, 0.5, 0.0, 0.0]]
+    seen.clear()
+    assert fad.jacfwd(total)(xs) == [2.0] * 4
+    assert len(seen) == 4  # one per jvp, not one per jvp and input
+    assert fad.grad(total)(xs) == [2.0] * 4
+    assert fad.hessian(lambda v: total(v) * v[0])(xs)[0] == [4.0, 2.0, 2.0, 2.0]
