@@ -79,6 +79,11 @@ def same_ct_chain(xs: Scalars, m: Any, d: int) -> Any:
     return y
 
 
+def reuse_chain2(xs: Scalars, m: Any, d: int) -> Any:
+    """:func:`reuse_chain` from ``y = x₀·x₁``: the same program on two inputs."""
+    return reuse_chain([xs[0] * xs[1]], m, d)
+
+
 def damped_chain(xs: Scalars, m: Any, d: int) -> Any:
     """``y = 0.999*y + 0.001*sin(y)``, d times (four operations a step)."""
     y = xs[0]
@@ -618,6 +623,12 @@ def memory(opts: argparse.Namespace) -> dict[str, Any]:
             {"d": 300},
             {"naive": {"d": 12 if opts.quick else 14}},
         ),
+        "the same from y = x₀·x₁ (2 inputs), d = 300": (
+            reuse_chain2,
+            2,
+            {"d": 300},
+            {"naive": {"d": 12 if opts.quick else 14}},
+        ),
         "Rosenbrock, n = 200": (rosenbrock, 200, {}, {}),
         "Rosenbrock, n = 10 000 (tape only)": (
             rosenbrock,
@@ -806,7 +817,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.child_deep:
         print(json.dumps(deep_child(opts.child_deep)))
         return 0
-    command = " ".join(["python benchmarks/strategies.py", *args])
+    command = " ".join(
+        ["python benchmarks/strategies.py", *(a for a in args if a != "--write-docs")]
+    )
     if opts.from_json:
         saved: dict[str, Any] = _int_keys(json.loads(opts.from_json.read_text(encoding="utf-8")))
         print(heading(saved) + "\n")
