@@ -70,7 +70,7 @@ def newton(out: Print = print) -> None:
             newton_sqrt(fad.Codual(2.0, lambda k: k)).backprop(1.0),
         ),
     ]
-    for mode in ("tape", "memo"):
+    for mode in ("tape", "memo", "naive"):
         value = fad.grad(newton_sqrt, mode=mode)(2.0)
         rows.append((f'fad.grad(newton_sqrt, mode="{mode}")', value))
     out(f"  sqrt(2) = {newton_sqrt(2.0)!r}, exact d/da = 1/(2 sqrt 2) = {exact:.15f}")
@@ -78,8 +78,8 @@ def newton(out: Print = print) -> None:
     out(f"  {'computed by':<40} {'d sqrt(a)/da':>18} {'error':>9}")
     for name, value in rows:
         out(f"  {name:<40} {value:>18.15f} {abs(value - exact):>9.1e}")
-    out('  mode="naive" under fad.grad is the codual above, and as slow: each step uses X')
-    out("  twice, so the backward pass makes 2**20 calls (section 4 shows the growth).")
+    out("  The naive coduals are the slow ones: each step uses X twice, so their backward")
+    out("  pass makes 2**20 calls (section 4 shows how that grows).")
 
 
 _SESSION = [
