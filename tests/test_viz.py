@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fad
 import fad.viz
@@ -153,3 +155,51 @@ def test_render_with_graphviz(tmp_path: Path) -> None:
     path = tmp_path / "g.svg"
     assert fad.viz.render(fad.viz.to_dot(newton_sqrt, 2.0), path) is True
     assert path.read_text().lstrip().startswith("<?xml")
+
+
+# Random programs with heavy reuse: each step applies a primitive to two earlier values
+# (or one value and a constant), so values are used many times. Every value stays in
+# [-2, 2] (binary results are halved; the unary functions are bounded), so nothing
+# overflows.
+_BINARY = [P.add, P.sub, P.mul]
+_UNARY = [P.sin, P.cos, P.tanh]
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> list[tuple[int, int, int, float]]:
+    n = draw(st.integers(1, 12))
+    return [
+        (
+            draw(st.integers(0, len(_BINARY) + len(_UNARY) - 1)),
+            draw(st.integers(0, 1 + i)),
+            draw(st.integers(0, 1 + i)),
+            draw(st.floats(-2.0, 2.0)),
+        )
+        for i in range(n)
+    ]
+
+
+def run_program(program: list[tuple[int, int, int, float]], x: Any, y: Any) -> Any:
+    values = [x, y]
+    for op, i, j, c in program:
+        if op < len(_BINARY):
+            b = values[j] if j != i else c
+            values.append(_BINARY[op](values[i], b) * 0.5)
+        else:
+            values.append(_UNARY[op - len(_BINARY)](values[i]))
+    return values[-1]
+
+
+@settings(max_examples=40)
+@given(programs(), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
+def test_random_programs(program: list[tuple[int, int, int, float]], x: float, y: float) -> None:
+    def fun(x: Any, y: Any) -> Any:
+        return run_program(program, x, y)
+
+    g = fad.viz.graph(fun, x, y)
+    expected = fad.grad(fun, argnums=(0, 1))(x, y)
+    assert [n.cotangent for n in g.inputs] == pytest.approx(list(expected), rel=1e-9, abs=1e-12)
+    assert fad.viz.graph(fun, x, y) == g  # deterministic
+    nodes, edges = parse(fad.viz.to_dot(fun, x, y))
+    assert len(nodes) == len(g.nodes)
+    assert len(edges) == sum(len(n.parents) for n in g.nodes)
