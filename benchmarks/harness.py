@@ -8,7 +8,9 @@ Timing rules (every figure in the tables follows them):
   warm-up so that a sample lasts at least ``min_sample`` seconds; ``gc.collect()``
   runs before each sample, outside the timing, and the collector stays on inside it
   (reference cycles are part of a library's cost; ``--gc-off`` turns it off inside
-  samples, as ``timeit`` does).
+  samples, as ``timeit`` does). The libraries' modules, imported before any timing,
+  are frozen out of the collector (``gc.freeze``), so that a library's collections
+  do not scan the other libraries' objects.
 - Samples of the libraries are *interleaved*: round r times every library once, in
   an order rotated by r, so a change of machine load hits all of them alike.
 - The figure is the median of a library's samples, per call.
