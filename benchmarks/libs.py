@@ -145,26 +145,24 @@ class Fad(Library):
         return lambda: h(xs)
 
     def nth(self, f: Workload, x: float, order: int) -> Thunk:
+        """By Taylor mode (``fad.taylor``: one pass), else by nesting ``fad.grad``."""
         if hasattr(self.fad, "taylor"):
             taylor = self.fad.taylor
             return lambda: taylor(lambda v: f([v], self.m), x, order)[order]
         return self.nested(f, x, order)
 
     def nested(self, f: Workload, x: float, order: int) -> Thunk:
-        """The ``order``-th derivative by nesting (fad.derivative, else fad.grad)."""
-        if hasattr(self.fad, "derivative"):
-            d = self.fad.derivative(lambda v: f([v], self.m), order)
-        else:
-            d = lambda v: f([v], self.m)
-            for _ in range(order):
-                d = self.fad.grad(d)
+        """The ``order``-th derivative by nesting ``fad.grad`` (as the peers nest theirs)."""
+        d: Callable[[Any], Any] = lambda v: f([v], self.m)
+        for _ in range(order):
+            d = self.fad.grad(d)
         return lambda: d(x)
 
 
 class FadNested(Fad):
-    """fad by nesting: the n-th derivative by fad.derivative, the Hessian by jacrev(grad)."""
+    """fad by nesting: the n-th derivative by ``fad.grad`` nested, the Hessian by jacrev(grad)."""
 
-    name = "fad (nested)"
+    name = "fad (nested grad)"
 
     def grad(
         self, f: Workload, vec: VecWorkload | None, data: tuple[Any, ...], xs: list[float]
