@@ -23,6 +23,7 @@ from fad._duality import to_codual as to_codual
 from fad._duality import to_dual as to_dual
 from fad._extend import primitive as primitive
 from fad._ops import TracerOps as TracerOps
+from fad._ops import structurally_equal as structurally_equal
 from fad._taylor import taylor as taylor
 from fad.tracers.codual import Codual as Codual
 from fad.tracers.dual import Dual as Dual
@@ -48,6 +49,7 @@ __all__ = [
     "math",
     "primitive",
     "stop_gradient",
+    "structurally_equal",
     "taylor",
     "testing",
     "to_codual",

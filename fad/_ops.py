@@ -13,10 +13,12 @@ import re
 import sys
 from typing import Any
 
+import attrs
+
 from fad import _primitives as P
 from fad._core import bind, primal_value
 
-__all__ = ["TracerOps", "conversion_error"]
+__all__ = ["TracerOps", "conversion_error", "structurally_equal"]
 
 _MATH_CALL = re.compile(r"(?<![\w.])math\.(\w+)\s*\(")
 
@@ -151,3 +153,36 @@ class TracerOps:
 
     def __index__(self) -> int:
         raise conversion_error(self, "int")
+
+
+def structurally_equal(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same value, tracer structure included.
+
+    ``==`` on tracers compares primals only (so that control flow works under the
+    transforms); this helper compares everything: the tracer class, and each field in
+    turn (primal, tangent, level, …), recursively. Callables such as a codual's
+    backpropagator compare by identity.
+
+    Example:
+        >>> import fad
+        >>> fad.Dual(1.0, 2.0) == fad.Dual(1.0, 3.0)
+        True
+        >>> fad.structurally_equal(fad.Dual(1.0, 2.0), fad.Dual(1.0, 3.0))
+        False
+        >>> fad.structurally_equal(fad.Dual(1.0, 2.0), fad.Dual(1.0, 2.0))
+        True
+    """
+    if type(a) is not type(b):
+        return False
+    if attrs.has(type(a)):
+        return all(
+            structurally_equal(getattr(a, f.name), getattr(b, f.name))
+            for f in attrs.fields(type(a))
+        )
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(
+            structurally_equal(x, y) for x, y in zip(a, b, strict=True)
+        )
+    if callable(a):
+        return a is b
+    return bool(a == b) or (a != a and b != b)  # NaN equals NaN here
