@@ -142,3 +142,12 @@ def test_a_wrong_output_fails(tmp_path: Path) -> None:
     page.write_text("```pycon\n>>> import fad\n>>> fad.grad(lambda x: x * x)(3.0)\n7.0\n```\n")
     with pytest.raises(pytest.fail.Exception, match="1 example"):
         run_page(page, root=tmp_path)
+
+
+def test_api_reference_lists_every_public_name() -> None:
+    """docs/api.md has a ``::: fad.<name>`` entry for every name in ``fad.__all__``."""
+    import fad
+
+    api = (DOCS / "api.md").read_text(encoding="utf-8")
+    entries = set(re.findall(r"^::: (fad\.\w+)", api, re.M))
+    assert {f"fad.{name}" for name in fad.__all__} <= entries
