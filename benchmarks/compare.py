@@ -472,6 +472,15 @@ def deep_table(deep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cell(res: dict[str, Any], spec: str, size: int, lib: str) -> dict[str, Any]:
+    for s in res["specs"]:
+        if s["name"] == spec:
+            for row in s["sizes"]:
+                if row["size"] == size:
+                    return row["cells"].get(lib, {})  # type: ignore[no-any-return]
+    return {}
+
+
 def _median(res: dict[str, Any], spec: str, size: int, lib: str) -> tuple[float, int] | None:
     for s in res["specs"]:
         if s["name"] == spec:
@@ -508,10 +517,13 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
         return "n/a" if ok is None else ("met" if ok else "**missed**")
 
     m = _median(res, "rosenbrock", 10_000, "fad")
+    fastest = min(_cell(res, "rosenbrock", 10_000, "fad").get("samples") or [math.nan])
     out.append(
         (
             "tape grad, Rosenbrock n = 10⁴: ≤ 1 µs per primal op",
-            f"{m[0] / m[1] * 1e6:.3g} µs" if m else "not run",
+            f"{m[0] / m[1] * 1e6:.3g} µs (median; fastest sample {fastest / m[1] * 1e6:.3g} µs)"
+            if m
+            else "not run",
             verdict(m[0] / m[1] * 1e6 <= 1.0 if m else None),
         )
     )
@@ -696,7 +708,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--libs", help="comma-separated libraries (fad,micrograd,autograd,jax,torch,...)"
     )
-    p.add_argument("--repeats", type=int, help="samples per library and size (default 5, quick 3)")
+    p.add_argument("--repeats", type=int, help="samples per library and size (default 9, quick 3)")
     p.add_argument(
         "--budget",
         type=float,
@@ -760,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         quick = opts.quick
         st = Settings(
-            repeats=opts.repeats or (3 if quick else 5),
+            repeats=opts.repeats or (3 if quick else 9),
             min_sample=0.002 if quick else 0.02,
             budget=opts.budget or (0.3 if quick else 5.0),
             max_single=0.0 if quick else 60.0,
