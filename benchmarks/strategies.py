@@ -749,7 +749,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         default="cpu",
         help="clock for samples: process CPU time (default; steadier on a shared machine) or wall",
     )
-    p.add_argument("--repeats", type=int, help="samples per cell (default 5, quick 3)")
+    p.add_argument("--repeats", type=int, help="samples per cell (default 7, quick 3)")
     p.add_argument("--deep-steps", type=int, help="steps of the deep chain (default 10⁶)")
     p.add_argument("--json", type=Path, help="where to write the JSON (default results/)")
     p.add_argument(
@@ -759,7 +759,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--child-deep", type=int, help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
     if opts.repeats is None:
-        opts.repeats = 3 if opts.quick else 5
+        opts.repeats = 3 if opts.quick else 7
     opts.min_sample = 0.02 if opts.quick else 0.1
     opts.cell_budget = 0.5 if opts.quick else 4.0
     return opts
