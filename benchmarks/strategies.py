@@ -36,6 +36,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -859,6 +860,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.write_docs:
         write_docs(res, command)
         print(f"tables written to {DOCS}")
+        if png.exists():
+            shutil.copyfile(png, DOCS.parent / "img" / "strategies.png")
+            print(f"plot copied to {DOCS.parent / 'img' / 'strategies.png'}")
     return 0
 
 
