@@ -26,6 +26,7 @@ import argparse
 import gc
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -656,7 +657,8 @@ def plot(res: dict[str, Any], path: Path) -> bool:
         return False
     fig, axes = plt.subplots(1, len(specs), figsize=(5.5 * len(specs), 4.6), squeeze=False)
     order = [cls.name for cls in LIBRARIES]
-    colours: dict[str, Any] = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(order[2:])}
+    palette = [plt.get_cmap("tab10")(i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # no grey
+    colours: dict[str, Any] = {n: palette[i % len(palette)] for i, n in enumerate(order[2:])}
     colours.update({"plain floats": "grey", "fad": "black"})
     for ax, spec in zip(axes[0], specs, strict=True):
         names = {n for row in spec["sizes"] for n in row["cells"]}
@@ -849,9 +851,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"results: {RESULTS / f'compare-{stamp}.json'}", file=sys.stderr)
     markdown = render(res)
     print(markdown)
-    if plot(res, RESULTS / "compare.png"):
+    plotted = plot(res, RESULTS / "compare.png")
+    if plotted:
         print(f"plot: {RESULTS / 'compare.png'}", file=sys.stderr)
     if opts.write_docs:
+        if plotted:
+            shutil.copyfile(RESULTS / "compare.png", DOCS.parent / "img" / "benchmarks.png")
+            markdown += "\n![Time per primal op and per call against size](img/benchmarks.png)\n"
         write_docs(markdown)
         print(f"rewrote the tables in {DOCS}", file=sys.stderr)
     return 0
