@@ -994,7 +994,14 @@ def hessian(
     *,
     mode: Mode = None,
 ) -> Callable[P, Any]:
-    """Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))`` (forward over reverse).
+    """Hessian of scalar ``fun``: the Jacobian of its gradient, as ``jacfwd(jacrev(fun))``.
+
+    JAX computes it forward over reverse. fad gives the same result (same layout, same
+    values) reverse over reverse, ``jacrev(jacrev(fun))`` with the outer one on the
+    tape: the function and its gradient are recorded once, and each row of the
+    Hessian is one reverse sweep over plain floats, where forward over reverse runs
+    the whole program once per row on dual numbers. On the 30-dimensional Rosenbrock
+    function that is about six times faster.
 
     Args:
         fun: a function returning a real scalar (or a pytree: the result is then
@@ -1012,7 +1019,7 @@ def hessian(
         >>> fad.hessian(lambda v: v[0] ** 2 * v[1])([1.0, 3.0])
         [[6.0, 2.0], [2.0, 0.0]]
     """
-    return jacfwd(jacrev(fun, argnums, has_aux, mode=mode), argnums, has_aux)
+    return jacrev(jacrev(fun, argnums, has_aux, mode=mode), argnums, has_aux)
 
 
 # --------------------------------------------------------------------------------------

@@ -25,8 +25,9 @@ code of its own:
 * ``custom_vjp`` under a forward tracer (``Dual``, ``Jet``): JAX refuses plain forward
   mode here; fad differentiates the function's own body instead (so it must be written
   with fad operations to be used in forward mode). Forward-over-reverse
-  (``jacfwd(jacrev(f))``, ``hessian``) then differentiates ``bwd`` as it runs, as JAX
-  does.
+  (``jacfwd(jacrev(f))``) then differentiates ``bwd`` as it runs. Reverse-over-reverse
+  (``jacrev(jacrev(f))``, how ``fad.hessian`` computes) applies the rule at the outer
+  level too; the two agree for ``bwd`` linear in ``g``.
 
 The value is always computed by the function itself (not by ``fwd`` or the JVP
 rule's primal output). Under ``custom_jvp`` the body only ever sees plain numbers, so
