@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fad._core import is_tracer
+from fad._core import check_recursion, is_tracer
 from fad.tracers.codual import Codual
 from fad.tracers.dual import Dual
 from fad.tracers.tape import TapeCodual
@@ -104,7 +104,10 @@ def to_dual(codual: Codual | TapeCodual) -> Dual:
             "Build one with fad.Codual(primal, backprop) or fad.to_codual(dual)."
         )
         raise TypeError(msg)
-    tangent = codual.backprop(1.0)
+    try:
+        tangent = codual.backprop(1.0)
+    except RecursionError:
+        raise check_recursion(type(codual).mode_name) from None
     if not _is_scalar(tangent):
         msg = (
             f"fad.to_dual: this {type(codual).__name__}'s backprop(1.0) returned a "

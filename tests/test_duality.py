@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from test_primitives import CASES
 import fad
 import fad.math as fm
 from fad import Codual, Dual, to_codual, to_dual
+from fad._core import FadRecursionError
 from fad._primitives import REGISTRY
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
@@ -123,3 +125,11 @@ def test_to_dual_refuses_what_is_not_one_tangent() -> None:
         to_dual(Dual(1.0, 1.0))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"takes a fad\.Dual"):
         to_codual(Codual(1.0, lambda k: k))  # type: ignore[arg-type]
+
+
+def test_to_dual_of_a_chain_too_deep_for_recursion_names_the_tape() -> None:
+    c = fad.Codual(0.5, lambda k: k)
+    for _ in range(sys.getrecursionlimit() + 100):
+        c = c * 1.0 + 0.0
+    with pytest.raises(FadRecursionError, match='mode="tape"'):
+        fad.to_dual(c)
