@@ -95,13 +95,6 @@ def reverse_strategy(mode: Mode) -> Any:
     raise TypeError(msg)
 
 
-def _is_tracer(value: Any) -> bool:
-    try:
-        return is_tracer(value)
-    except TypeError:
-        return False
-
-
 _BAD = object()
 
 
@@ -114,7 +107,7 @@ def _as_real(leaf: Any) -> Any:
         return float(leaf)
     if t is bool:
         return _BAD
-    if _is_tracer(leaf):
+    if is_tracer(leaf):
         return leaf
     if isinstance(leaf, numbers.Real) and not isinstance(leaf, bool):
         return float(leaf)
@@ -178,7 +171,7 @@ def _check_outputs(leaves: list[Any], out: Any, fname: str) -> None:
         t = type(leaf)
         if t is float or t is int:
             continue
-        if _is_tracer(leaf) or (isinstance(leaf, numbers.Real)):
+        if is_tracer(leaf) or (isinstance(leaf, numbers.Real)):
             continue
         path, _ = tree_flatten_with_path(out)[0][i]
         where = f"the output of fun at path {path}" if path else "the output of fun"
@@ -208,7 +201,7 @@ def _lower(value: Any, level: int) -> Any:
     """``value`` with the tracer of ``level`` (if it is one) taken off."""
     if type(value) is float or type(value) is int:
         return value
-    if _is_tracer(value) and value.level == level:
+    if is_tracer(value) and value.level == level:
         return value.primal
     return value
 
@@ -672,7 +665,7 @@ def _value_and_grad(
             full[i] = inputs[0]
             out, aux = _split_aux(fun(*full, **kwargs), has_aux, fname)
             t = type(out)
-            if t is not float and t is not int and (t is bool or not _is_tracer(out)):
+            if t is not float and t is not int and (t is bool or not is_tracer(out)):
                 o_leaves, o_def = tree_flatten(out)
                 _check_outputs(o_leaves, out, fname)
                 _non_scalar(o_def, [_lower(o, level) for o in o_leaves], fname)
@@ -1040,7 +1033,7 @@ def _scalar_input(x: Any, fname: str) -> Any:
 def _scalar_output(out: Any, fname: str) -> None:
     if type(out) is float or type(out) is int:
         return
-    if type(out) is bool or not (_is_tracer(out) or isinstance(out, numbers.Real)):
+    if type(out) is bool or not (is_tracer(out) or isinstance(out, numbers.Real)):
         msg = (
             f"fad.{fname} differentiates functions returning one real scalar, but fun "
             f"returned a {type(out).__name__} ({out!r}). Use fad.jacfwd for other outputs."

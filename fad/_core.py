@@ -172,8 +172,15 @@ def _kind(t: type, value: Any, prim: Primitive | None) -> bool:
 
 
 def is_tracer(value: Any) -> bool:
-    """Return whether ``value`` is a fad tracer (of any level)."""
-    return _kind(type(value), value, None)
+    """Return whether ``value`` is a fad tracer (of any level); never raises."""
+    t = type(value)
+    kind = _kinds.get(t)
+    if kind is not None:
+        return kind
+    if isinstance(value, Tracer):
+        _kinds[t] = True
+        return True
+    return False
 
 
 def primal_value(value: Any) -> Any:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -58,10 +59,9 @@ R = TypeVar("R")
 
 def _tracer_kind(value: Any) -> bool | None:
     """True for a tracer, False for a real number, None for anything else."""
-    try:
-        return is_tracer(value)
-    except TypeError:
-        return None
+    if is_tracer(value):
+        return True
+    return False if isinstance(value, numbers.Real) else None
 
 
 def _top(leaves: Sequence[Any]) -> tuple[type, int] | None:

@@ -21,12 +21,7 @@ __all__ = ["to_codual", "to_dual"]
 
 def _is_scalar(value: Any) -> bool:
     t = type(value)
-    if t is float or t is int:
-        return True
-    try:
-        return is_tracer(value)
-    except TypeError:
-        return False
+    return t is float or t is int or is_tracer(value)
 
 
 def to_codual(dual: Dual) -> Codual:

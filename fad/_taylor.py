@@ -49,7 +49,7 @@ def taylor(fun: Callable[[Any], Any], x: Any, order: int) -> list[Any]:
     t = type(x)
     if t is int:
         x = float(x)
-    elif t is not float and (t is bool or not _is_tracer(x)):
+    elif t is not float and (t is bool or not is_tracer(x)):
         msg = (
             f"fad.taylor got x={x!r} of type {t.__name__}; it expands a scalar function "
             "at a real scalar point (float, int or a fad tracer)."
@@ -60,18 +60,11 @@ def taylor(fun: Callable[[Any], Any], x: Any, order: int) -> list[Any]:
     out = fun(seed)
     if type(out) is Jet and out.level == level:
         return out.derivatives()
-    if type(out) in (float, int) or _is_tracer(out):
+    if type(out) in (float, int) or is_tracer(out):
         return [out] + [0.0] * order
     msg = (
         f"fad.taylor needs a function returning a real scalar; {getattr(fun, '__name__', 'fun')} "
         f"returned {type(out).__name__} ({out!r})."
     )
     raise TypeError(msg)
-
-
-def _is_tracer(value: Any) -> bool:
-    try:
-        return is_tracer(value)
-    except TypeError:
-        return False
 

@@ -112,13 +112,8 @@ def _has_tracer(values: Iterable[Any]) -> bool:
     """Whether any value is a fad tracer (non-numbers count as not: ``math`` judges them)."""
     for v in values:
         t = type(v)
-        if t is float or t is int:
-            continue
-        try:
-            if is_tracer(v):
-                return True
-        except TypeError:
-            continue
+        if t is not float and t is not int and is_tracer(v):
+            return True
     return False
 
 
