@@ -18,7 +18,16 @@ import attrs
 from fad import _primitives as P
 from fad._core import bind, primal_value
 
-__all__ = ["TracerOps", "conversion_error", "structurally_equal"]
+__all__ = ["BINARY_OPERATORS", "TracerOps", "conversion_error", "structurally_equal"]
+
+# The arithmetic operators that Dual and TapeCodual give fast paths, by dunder name.
+BINARY_OPERATORS = (
+    ("add", P.add),
+    ("sub", P.sub),
+    ("mul", P.mul),
+    ("truediv", P.truediv),
+    ("pow", P.pow),
+)
 
 _MATH_CALL = re.compile(r"(?<![\w.])math\.(\w+)\s*\(")
 

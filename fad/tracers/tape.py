@@ -21,9 +21,8 @@ from typing import Any
 
 import attrs
 
-from fad import _primitives as P
 from fad._core import Primitive, Pullback, bind, register_tracer
-from fad._ops import TracerOps
+from fad._ops import BINARY_OPERATORS, TracerOps
 
 __all__ = ["TapeCodual", "Trace"]
 
@@ -262,13 +261,7 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
     return op, rop
 
 
-for _name, _prim in (
-    ("add", P.add),
-    ("sub", P.sub),
-    ("mul", P.mul),
-    ("truediv", P.truediv),
-    ("pow", P.pow),
-):
+for _name, _prim in BINARY_OPERATORS:
     _op, _rop = _fast_binary(_prim)
     setattr(TapeCodual, f"__{_name}__", _op)
     setattr(TapeCodual, f"__r{_name}__", _rop)
