@@ -84,8 +84,9 @@ def _new_dual(primal: Any, tangent: Any, level: int) -> Dual:
 # --- fast paths ---------------------------------------------------------------------
 # Operators derived from the registry like ``apply`` (same impl, same partials), that
 # skip the generic dispatch when the primals are floats and the other operand is a
-# number or a Dual of the same level; anything else goes through ``bind``. They make
-# forward mode on plain floats about twice as fast.
+# number or a Dual of the same level; anything else goes through ``bind``. Measured
+# on fad.jvp of the scalar-loop Rosenbrock (n = 10⁴): 1.54 µs per operation through
+# ``bind`` and ``apply``, 0.52-0.61 µs with these (process time, best of 5).
 
 
 def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
