@@ -73,15 +73,8 @@ def reverse_strategy(mode: Mode) -> Any:
     """
     if mode is None:
         return TapeCodual
-    if isinstance(mode, str):
-        try:
-            return MODES[mode]
-        except KeyError:
-            msg = (
-                f"mode={mode!r} is not a reverse strategy; use one of "
-                f"{', '.join(repr(m) for m in MODES)}, or a tracer class with seed() and apply()."
-            )
-            raise ValueError(msg) from None
+    if isinstance(mode, str) and mode in MODES:
+        return MODES[mode]
     if (
         isinstance(mode, type)
         and callable(getattr(mode, "seed", None))
@@ -92,7 +85,7 @@ def reverse_strategy(mode: Mode) -> Any:
         f"mode={mode!r} is not a reverse strategy; use one of "
         f"{', '.join(repr(m) for m in MODES)}, or a tracer class with seed() and apply()."
     )
-    raise TypeError(msg)
+    raise (ValueError if isinstance(mode, str) else TypeError)(msg)
 
 
 _BAD = object()
