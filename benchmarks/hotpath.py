@@ -5,7 +5,8 @@ Usage::
     python benchmarks/hotpath.py [--n 10000] [--mode tape] [--top 15]
 
 Prints the forward (recording) and backward (reverse sweep) CPU times apart, per primal
-op, then cProfile's top functions by own time for one ``fad.grad`` call. cProfile
+op, the share of one ``fad.grad`` call spent in Python's cycle collector, then
+cProfile's top functions by own time for one ``fad.grad`` call. cProfile
 adds a fixed cost per Python call, so it inflates functions that are called often
 and do little: read its shares as "where the calls are", and the first lines (no
 profiler) for the real times.
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,29 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 import fad
 from benchmarks import workloads as W
 from benchmarks.libs import Fad
+
+
+def collector_share(call: Callable[[], object]) -> tuple[int, float]:
+    """Collections of the cycle collector during ``call()``, and their share of its time."""
+    spent = [0.0]
+    started = [0.0]
+    count = [0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - started[0]
+            count[0] += 1
+
+    gc.callbacks.append(callback)
+    try:
+        t0 = time.perf_counter()
+        call()
+        elapsed = time.perf_counter() - t0
+    finally:
+        gc.callbacks.remove(callback)
+    return count[0], spent[0] / elapsed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  forward (recording) {statistics.median(fwd) * per:.3f} µs/op")
     print(f"  backward (sweep)    {statistics.median(bwd) * per:.3f} µs/op")
     print(f"  fad.grad in all     {statistics.median(total) * per:.3f} µs/op")
+    count, share = collector_share(lambda: fad.grad(f, mode=opts.mode)(xs))
+    print(f"  cycle collector     {count} collections, {share:.1%} of one fad.grad")
     prof = cProfile.Profile()
     g = fad.grad(f, mode=opts.mode)
     prof.enable()

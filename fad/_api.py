@@ -512,18 +512,18 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, mode: Mod
 class _LinearFun:
     """The jvp function returned by :func:`linearize`: a forward sweep over a tape."""
 
-    __slots__ = ("_entries", "_n_in", "_o_def", "_o_index", "_p_def", "_primals")
+    __slots__ = ("_edges", "_n_in", "_o_def", "_o_index", "_p_def", "_primals")
 
     def __init__(
         self,
-        entries: list[tuple[Any, ...]],
+        edges: tuple[list[int], list[Any], list[int], list[Any]],
         n_in: int,
         o_index: list[int | None],
         o_def: PyTreeDef,
         p_def: PyTreeDef,
         primals: tuple[Any, ...],
     ) -> None:
-        self._entries = entries
+        self._edges = edges  # a copy of the trace's four lists (see fad.tracers.tape.Trace)
         self._n_in = n_in
         self._o_index = o_index
         self._o_def = o_def
@@ -546,18 +546,20 @@ class _LinearFun:
                 f"structure {self._p_def!r}; pass tangents with the primals' structure."
             )
             raise TypeError(msg)
-        entries = self._entries
-        tan: list[Any] = [None] * len(entries)
+        parent1, partial1, parent2, partial2 = self._edges
+        # None is a zero tangent; tan[SINK], the spare slot past the end, stays None.
+        tan: list[Any] = [None] * (len(parent1) + 1)
         for i, t in enumerate(t_leaves):
             tan[i] = None if type(t) is float and t == 0.0 else t
-        for i in range(self._n_in, len(entries)):
+        for i in range(self._n_in, len(parent1)):
             acc: Any = None
-            e = entries[i]
-            for j in range(0, len(e), 2):
-                t = tan[e[j]]
-                if t is not None:
-                    term = e[j + 1] * t
-                    acc = term if acc is None else acc + term
+            t = tan[parent1[i]]
+            if t is not None:
+                acc = partial1[i] * t
+            t = tan[parent2[i]]
+            if t is not None:
+                term = partial2[i] * t
+                acc = term if acc is None else acc + term
             tan[i] = acc
         out = []
         for idx in self._o_index:
@@ -617,9 +619,13 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
     o_index: list[int | None] = [
         o.index if type(o) is TapeCodual and o.trace is trace else None for o in o_leaves
     ]
-    entries: list[tuple[Any, ...]] = list(trace.entries) if trace is not None else []
+    edges: tuple[list[int], list[Any], list[int], list[Any]] = (
+        (trace.parent1[:], trace.partial1[:], trace.parent2[:], trace.partial2[:])
+        if trace is not None
+        else ([], [], [], [])
+    )
     primals_out = tree_unflatten(o_def, [_lower(o, level) for o in o_leaves])
-    f_jvp = _LinearFun(entries, len(p_leaves), o_index, o_def, p_def, primals)
+    f_jvp = _LinearFun(edges, len(p_leaves), o_index, o_def, p_def, primals)
     if has_aux:
         return primals_out, f_jvp, _lower_tree(aux, level)
     return primals_out, f_jvp
