@@ -32,6 +32,8 @@ import attrs
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fad.tracers._build import twin
+
 
 class Plain:
     """Mutable, slotted, hand-written ``__init__``: the reference."""
@@ -46,6 +48,15 @@ class Plain:
 
 @attrs.frozen(eq=False)
 class AttrsFrozen:
+    primal: Any
+    index: int
+    trace: Any
+
+
+@attrs.frozen(eq=False, weakref_slot=False)
+class AttrsFrozenNoWeakref:
+    """The same without a ``__weakref__`` slot, so that a mutable twin can become one."""
+
     primal: Any
     index: int
     trace: Any
@@ -82,13 +93,27 @@ _sets = tuple(AttrsFrozen.__dict__[f].__set__ for f in ("primal", "index", "trac
 
 
 def attrs_frozen_bypass(primal: Any, index: int, trace: Any) -> AttrsFrozen:
-    """The attrs frozen class built by ``object.__new__`` and the slots' setters (fad's way)."""
+    """The attrs frozen class built by ``object.__new__`` and the slots' setters."""
     set_primal, set_index, set_trace = _sets
     c = _new(AttrsFrozen)
     set_primal(c, primal)
     set_index(c, index)
     set_trace(c, trace)
     return c
+
+
+_Twin = twin(AttrsFrozenNoWeakref)
+
+
+def attrs_frozen_twin(primal: Any, index: int, trace: Any) -> AttrsFrozenNoWeakref:
+    """Fill a mutable twin, then give it the frozen class (fad's way, fad/tracers/_build.py)."""
+    c = _Twin()
+    c.primal = primal
+    c.index = index
+    c.trace = trace
+    c.__class__ = AttrsFrozenNoWeakref
+    record: AttrsFrozenNoWeakref = c
+    return record
 
 
 _tuple_new = tuple.__new__
@@ -98,14 +123,15 @@ def tuple_record(primal: Any, index: int, trace: Any) -> TupleRecord:
     return _tuple_new(TupleRecord, (primal, index, trace))
 
 
-INLINED = "`attrs.frozen`, slots: the same, inlined (no call; tape.py's fast path)"
+INLINED = "`attrs.frozen`, slots: mutable twin + `__class__`, inlined (tape.py's fast path)"
 
 OPTIONS: dict[str, Callable[[Any, int, Any], Any]] = {
     "plain `__slots__` class (mutable)": Plain,
     "`attrs.define`, slots (mutable)": AttrsMutable,
     "`attrs.frozen`, slots: `__init__`": AttrsFrozen,
-    "`attrs.frozen`, slots: `__new__` + slot setters (fad)": attrs_frozen_bypass,
-    INLINED: attrs_frozen_bypass,
+    "`attrs.frozen`, slots: `__new__` + slot setters": attrs_frozen_bypass,
+    "`attrs.frozen`, slots: mutable twin + `__class__` (fad)": attrs_frozen_twin,
+    INLINED: attrs_frozen_twin,
     "`dataclass(frozen, slots)`: `__init__`": DataclassFrozen,
     "`namedtuple`": NamedTuple,
     "`tuple` subclass + `property(itemgetter)`": tuple_record,
@@ -135,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             ns = {"ctor": OPTIONS[name], "trace": trace, "obj": OPTIONS[name](1.5, 7, trace)}
             stmt = "ctor(1.5, 7, trace)"
             if name == INLINED:
-                ns.update(new=_new, cls=AttrsFrozen, sp=_sets[0], si=_sets[1], st=_sets[2])
-                stmt = "c = new(cls); sp(c, 1.5); si(c, 7); st(c, trace)"
+                ns.update(Twin=_Twin, cls=AttrsFrozenNoWeakref)
+                stmt = "c = Twin(); c.primal = 1.5; c.index = 7; c.trace = trace; c.__class__ = cls"
             make[name].append(clock(stmt, ns) / number)
             read[name].append(clock("obj.primal", ns) / number)
     base_make = statistics.median(make["plain `__slots__` class (mutable)"])

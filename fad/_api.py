@@ -26,7 +26,7 @@ from fad._core import is_tracer, new_level, primal_value
 from fad.tracers.codual import Codual
 from fad.tracers.dual import Dual
 from fad.tracers.memo import MemoCodual
-from fad.tracers.tape import TapeCodual
+from fad.tracers.tape import SINK, TapeCodual
 from fad.tree import PyTreeDef, tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten
 
 __all__ = [
@@ -547,8 +547,7 @@ class _LinearFun:
             )
             raise TypeError(msg)
         parent1, partial1, parent2, partial2 = self._edges
-        # None is a zero tangent; tan[SINK], the spare slot past the end, stays None.
-        tan: list[Any] = [None] * (len(parent1) + 1)
+        tan: list[Any] = [None] * len(parent1)  # None is a zero tangent
         for i, t in enumerate(t_leaves):
             tan[i] = None if type(t) is float and t == 0.0 else t
         for i in range(self._n_in, len(parent1)):
@@ -556,8 +555,8 @@ class _LinearFun:
             t = tan[parent1[i]]
             if t is not None:
                 acc = partial1[i] * t
-            t = tan[parent2[i]]
-            if t is not None:
+            q = parent2[i]
+            if q != SINK and (t := tan[q]) is not None:
                 term = partial2[i] * t
                 acc = term if acc is None else acc + term
             tan[i] = acc

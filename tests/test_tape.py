@@ -1,7 +1,7 @@
 """The tape's record (fad.tracers.tape.Trace): what it stores, and the sweeps over it.
 
 Every value is two edges in four parallel lists; a value of one traced argument has
-an unused second edge into a spare slot, and a value of k > 2 traced arguments is a
+an unused second edge (parent SINK), and a value of k > 2 traced arguments is a
 chain of two-edge entries. These tests check that layout against independent
 oracles: forward mode, finite differences and the other reverse strategies.
 """
@@ -67,8 +67,8 @@ def test_linearize_sweeps_the_same_record_forwards(xs: list[float]) -> None:
 
 
 @pytest.mark.parametrize("mode", ["tape", "memo", "naive"])
-def test_the_spare_slot_never_reaches_an_input(mode: str) -> None:
-    """An infinite cotangent on a one-argument value makes 0·∞ = NaN in the spare slot only."""
+def test_unused_edges_carry_nothing(mode: str) -> None:
+    """An infinite cotangent on a value of one argument: its unused edge must not give 0·∞."""
     g = fad.grad(lambda x, y: (x + 1.0) * math.inf + y, argnums=(0, 1), mode=mode)(1.0, 2.0)
     assert g == (math.inf, 1.0)
 

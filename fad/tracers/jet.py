@@ -41,12 +41,13 @@ import attrs
 from fad import _primitives as P
 from fad._core import Primitive, register_tracer
 from fad._ops import TracerOps
+from fad.tracers._build import twin
 
 __all__ = ["Jet"]
 
 
 @register_tracer
-@attrs.frozen(eq=False, repr=False)
+@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # no weakref: see _build.py
 class Jet(TracerOps):
     """A truncated Taylor series ``(x₀; x₁, …, x_K)``: Taylor mode, every order at once.
 
@@ -372,16 +373,15 @@ def _general(
     return [node.coef(k) for k in range(1, order + 1)]
 
 
-_new = object.__new__
-_set_primal = Jet.__dict__["primal"].__set__
-_set_series = Jet.__dict__["series"].__set__
-_set_level = Jet.__dict__["level"].__set__
+_Twin = twin(Jet)  # see fad/tracers/_build.py
 
 
 def _new_jet(primal: Any, series: tuple[Any, ...], level: int) -> Jet:
-    """Build a Jet without the frozen ``__init__`` (cheaper on the hot path)."""
-    j = _new(Jet)
-    _set_primal(j, primal)
-    _set_series(j, series)
-    _set_level(j, level)
-    return j
+    """Build a Jet without the frozen ``__init__``: fill its twin, then freeze it."""
+    j = _Twin()
+    j.primal = primal
+    j.series = series
+    j.level = level
+    j.__class__ = Jet
+    jet: Jet = j
+    return jet

@@ -23,12 +23,13 @@ import attrs
 
 from fad._core import Primitive, Pullback, bind, register_tracer
 from fad._ops import BINARY_OPERATORS, TracerOps
+from fad.tracers._build import twin
 
 __all__ = ["SINK", "TapeCodual", "Trace"]
 
 
-# The parent index of an unused second edge: adjoint lists have a spare slot past the
-# end, so ``adj[SINK]`` is that slot and the float sweep needs no test for it.
+# The parent index of an unused second edge (a value of one traced argument): the
+# sweeps skip it.
 SINK = -1
 
 
@@ -112,7 +113,7 @@ class Trace:
             return self._backward_floats(seeds)
         parent1, partial1 = self.parent1, self.partial1
         parent2, partial2 = self.parent2, self.partial2
-        adj: list[Any] = [None] * (len(parent1) + 1)
+        adj: list[Any] = [None] * len(parent1)
         for index, ct in seeds:
             a = adj[index]
             adj[index] = ct if a is None else a + ct
@@ -132,7 +133,7 @@ class Trace:
     def _backward_floats(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
         """:meth:`backward` when everything is a number: the hot loop of reverse mode."""
         n = len(self.parent1)
-        adj = [0.0] * (n + 1)  # adj[SINK] is the spare slot past the end
+        adj = [0.0] * n
         for index, ct in seeds:
             adj[index] += ct
         edges = zip(  # stops with the range, before the inputs' entries
@@ -147,7 +148,8 @@ class Trace:
             g = adj[i]
             if g != 0.0:
                 adj[p] += d * g
-                adj[q] += c * g
+                if q != SINK:  # cheaper than adding 0.0 · g to a spare slot
+                    adj[q] += c * g
         return adj
 
     def pullback(self, outputs: Sequence[Any], cotangents: Sequence[Any]) -> list[Any]:
@@ -162,7 +164,7 @@ class Trace:
 
 
 @register_tracer
-@attrs.frozen(eq=False, repr=False)
+@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # no weakref: see _build.py
 class TapeCodual(TracerOps):
     """A codual recorded on a :class:`Trace`: the tape strategy (``mode="tape"``)."""
 
@@ -237,28 +239,30 @@ class TapeCodual(TracerOps):
         return inputs, trace.pullback
 
 
-_new = object.__new__
-_set_primal = TapeCodual.__dict__["primal"].__set__
-_set_index = TapeCodual.__dict__["index"].__set__
-_set_trace = TapeCodual.__dict__["trace"].__set__
+_Twin = twin(TapeCodual)  # see fad/tracers/_build.py
 
 
 def _new_tape(primal: Any, index: int, trace: Trace) -> TapeCodual:
-    """Build a TapeCodual without the frozen ``__init__`` (about 100 ns cheaper)."""
-    c = _new(TapeCodual)
-    _set_primal(c, primal)
-    _set_index(c, index)
-    _set_trace(c, trace)
-    return c
+    """Build a TapeCodual without the frozen ``__init__``: fill its twin, then freeze it."""
+    c = _Twin()
+    c.primal = primal
+    c.index = index
+    c.trace = trace
+    c.__class__ = TapeCodual
+    tape: TapeCodual = c
+    return tape
 
 
 # --- fast paths ---------------------------------------------------------------------
 # The operators below are derived from the registry like ``apply`` is: the same impl
-# and the same partial functions. They only skip the generic dispatch for the common
-# case (float primals on one trace, the other operand a float or int or a value of
-# the same trace) and fall back to ``bind`` for everything else. Measured on the
-# scalar-loop Rosenbrock: about 2.2 µs per operation through ``bind`` and ``apply``,
-# about 0.95 µs with these (forward and backward, on a loaded 2-core machine).
+# and the same partial functions, given the primals. They only skip the generic
+# dispatch when the other operand is a number or a value of the same trace, and fall
+# back to ``bind`` for everything else. A float result means that every primal and
+# every partial was a number; anything else (a primal that is itself a tracer, when
+# transforms nest) marks the trace as not plain, as ``apply`` does. Measured on the
+# scalar-loop Rosenbrock at n = 10⁴ (``python benchmarks/instructions.py``): about
+# 28 000 instructions per operation through ``bind`` and ``apply``, 7 800 with these
+# (forward and backward).
 
 
 def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -266,62 +270,71 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
     assert prim.partials is not None
     d0, d1 = prim.partials
     linear = prim.linear
-    new, set_primal, set_index, set_trace = _new, _set_primal, _set_index, _set_trace
+    Twin = _Twin
 
     def op(self: TapeCodual, other: Any) -> Any:
         t = type(other)
-        a = self.primal
-        if type(a) is float:
-            if t is float or t is int:
-                ans = impl(a, other)
-                trace = self.trace
+        if t is TapeCodual:
+            trace = self.trace
+            if other.trace is trace:
+                a = self.primal
+                b = other.primal
+                ans = impl(a, b)
+                if type(ans) is not float:
+                    trace.plain = False
                 parent1 = trace.parent1
                 parent1.append(self.index)
-                trace.partial1.append(linear[0] if linear is not None else d0(ans, a, other))
-                trace.parent2.append(SINK)
-                trace.partial2.append(0.0)
+                trace.parent2.append(other.index)
+                if linear is not None:
+                    trace.partial1.append(linear[0])
+                    trace.partial2.append(linear[1])
+                else:
+                    trace.partial1.append(d0(ans, a, b))
+                    trace.partial2.append(d1(ans, a, b))
                 # _new_tape(ans, len(parent1) - 1, trace), inlined: one call less
-                c = new(TapeCodual)
-                set_primal(c, ans)
-                set_index(c, len(parent1) - 1)
-                set_trace(c, trace)
+                c = Twin()
+                c.primal = ans
+                c.index = len(parent1) - 1
+                c.trace = trace
+                c.__class__ = TapeCodual
                 return c
-            if t is TapeCodual and other.trace is self.trace:
-                b = other.primal
-                if type(b) is float:
-                    ans = impl(a, b)
-                    trace = self.trace
-                    parent1 = trace.parent1
-                    parent1.append(self.index)
-                    trace.parent2.append(other.index)
-                    if linear is not None:
-                        trace.partial1.append(linear[0])
-                        trace.partial2.append(linear[1])
-                    else:
-                        trace.partial1.append(d0(ans, a, b))
-                        trace.partial2.append(d1(ans, a, b))
-                    c = new(TapeCodual)
-                    set_primal(c, ans)
-                    set_index(c, len(parent1) - 1)
-                    set_trace(c, trace)
-                    return c
+        elif t is float or t is int:
+            a = self.primal
+            ans = impl(a, other)
+            trace = self.trace
+            if type(ans) is not float:
+                trace.plain = False
+            parent1 = trace.parent1
+            parent1.append(self.index)
+            trace.partial1.append(linear[0] if linear is not None else d0(ans, a, other))
+            trace.parent2.append(SINK)
+            trace.partial2.append(0.0)
+            c = Twin()
+            c.primal = ans
+            c.index = len(parent1) - 1
+            c.trace = trace
+            c.__class__ = TapeCodual
+            return c
         return bind(prim, self, other)
 
     def rop(self: TapeCodual, other: Any) -> Any:
         t = type(other)
-        b = self.primal
-        if type(b) is float and (t is float or t is int):
+        if t is float or t is int:
+            b = self.primal
             ans = impl(other, b)
             trace = self.trace
+            if type(ans) is not float:
+                trace.plain = False
             parent1 = trace.parent1
             parent1.append(self.index)
             trace.partial1.append(linear[1] if linear is not None else d1(ans, other, b))
             trace.parent2.append(SINK)
             trace.partial2.append(0.0)
-            c = new(TapeCodual)
-            set_primal(c, ans)
-            set_index(c, len(parent1) - 1)
-            set_trace(c, trace)
+            c = Twin()
+            c.primal = ans
+            c.index = len(parent1) - 1
+            c.trace = trace
+            c.__class__ = TapeCodual
             return c
         return bind(prim, other, self)
 
