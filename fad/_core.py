@@ -200,7 +200,10 @@ def bind(prim: Primitive, *args: Any) -> Any:
         t = type(arg)
         if t is float or t is int:
             continue
-        if _kind(t, arg, prim):
+        kind = _kinds.get(t)  # _kind(), inlined for the types already seen: one call less
+        if kind is None:
+            kind = _kind(t, arg, prim)
+        if kind:
             arg_level = arg.level
             if arg_level > level:
                 top, level = t, arg_level

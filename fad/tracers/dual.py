@@ -42,9 +42,9 @@ class Dual(TracerOps):
     @classmethod
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
         """Dual rule of ``prim``: value of the primals, tangent Σ ∂ᵢ·ẋᵢ."""
-        primals = [
-            a.primal if type(a) is cls and a.level == level else a for a in args
-        ]
+        primals = []  # a loop, not a comprehension: see TapeCodual.apply
+        for a in args:
+            primals.append(a.primal if type(a) is cls and a.level == level else a)
         ans = prim(*primals)
         partials = prim.partials
         if partials is None:

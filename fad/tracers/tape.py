@@ -224,11 +224,13 @@ class TapeCodual(TracerOps):
         if partials is None:
             return ans
         linear = prim.linear
-        edges = [
-            (a.index, linear[i] if linear is not None else partials[i](ans, *primals))
-            for i, a in enumerate(args)
-            if type(a) is cls and a.trace is trace
-        ]
+        # A loop, not a comprehension: a comprehension would make this function's
+        # variables closure cells, created on every call, the fast path's too.
+        edges = []
+        for i, a in enumerate(args):
+            if type(a) is cls and a.trace is trace:
+                d = linear[i] if linear is not None else partials[i](ans, *primals)
+                edges.append((a.index, d))
         return _new_tape(ans, trace.record(edges), trace)
 
     @classmethod
