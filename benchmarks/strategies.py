@@ -678,8 +678,8 @@ def memory_markdown(res: dict[str, Any]) -> str:
             "records. naive keeps a closure per value; with several inputs its "
             "backpropagators return lazy sums, one leaf per path. memo keeps a "
             "backpropagator object and a sensitivity dict per value, as large as the number "
-            "of inputs the value depends on. The tape keeps one tuple of edges per "
-            "operation, and one adjoint per value during the backward pass.",
+            "of inputs the value depends on. The tape keeps two edges per operation in "
+            "lists of numbers, and one adjoint per value during the backward pass.",
         ]
     )
 
@@ -844,6 +844,11 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
     }
     print(heading(res) + "\n")
+    # Everything is imported now: freeze it out of the cycle collector (as compare.py
+    # does), so that a full collection during a sample scans what the sample made, not
+    # the modules that happen to be loaded in this process.
+    gc.collect()
+    gc.freeze()
     runs = {"growth": growth, "deep": deep, "rosenbrock": cheap, "memory": memory}
     for name in sections:
         t0 = time.perf_counter()
