@@ -17,6 +17,7 @@ from fad._api import vjp as vjp
 from fad._core import Primitive as Primitive
 from fad._core import ReverseTracer as ReverseTracer
 from fad._core import Tracer as Tracer
+from fad._custom import CustomRuleError as CustomRuleError
 from fad._custom import custom_jvp as custom_jvp
 from fad._custom import custom_vjp as custom_vjp
 from fad._duality import to_codual as to_codual
@@ -31,6 +32,7 @@ from fad.tracers.jet import Jet as Jet
 
 __all__ = [
     "Codual",
+    "CustomRuleError",
     "Dual",
     "Jet",
     "Primitive",

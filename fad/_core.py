@@ -34,6 +34,7 @@ __all__ = [
     "new_level",
     "primal_value",
     "register_tracer",
+    "top_tracer",
 ]
 
 _level_counter = itertools.count(1)
@@ -192,8 +193,13 @@ def primal_value(value: Any) -> Any:
     return value
 
 
-def bind(prim: Primitive, *args: Any) -> Any:
-    """Apply ``prim`` to ``args``: on numbers directly, else by the top tracer's rule."""
+def top_tracer(args: Sequence[Any], where: Primitive | str) -> tuple[type | None, int]:
+    """The class and level of the highest tracer among ``args`` (``(None, -1)``: none).
+
+    Raises:
+        TypeError: for an argument that is neither a real number nor a tracer, or two
+            tracers of different classes at the same level (naming ``where``).
+    """
     top: type | None = None
     level = -1
     for arg in args:
@@ -202,19 +208,26 @@ def bind(prim: Primitive, *args: Any) -> Any:
             continue
         kind = _kinds.get(t)  # _kind(), inlined for the types already seen: one call less
         if kind is None:
-            kind = _kind(t, arg, prim)
+            kind = _kind(t, arg, where if isinstance(where, Primitive) else None)
         if kind:
             arg_level = arg.level
             if arg_level > level:
                 top, level = t, arg_level
             elif arg_level == level and t is not top:
                 other = top.__name__ if top is not None else "tracer"
+                name = where.name if isinstance(where, Primitive) else where
                 msg = (
-                    f"fad.{prim.name} got a {t.__name__} and a {other} of the same "
+                    f"fad.{name} got a {t.__name__} and a {other} of the same "
                     f"level {level}; tracers of different kinds combine only when one "
                     "comes from a transform nested inside the other."
                 )
                 raise TypeError(msg)
+    return top, level
+
+
+def bind(prim: Primitive, *args: Any) -> Any:
+    """Apply ``prim`` to ``args``: on numbers directly, else by the top tracer's rule."""
+    top, level = top_tracer(args, prim)
     if top is None:
         return prim.impl(*args)
     return top.apply(prim, args, level)  # type: ignore[attr-defined]

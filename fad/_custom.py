@@ -2,82 +2,328 @@
 
 Semantics are JAX's (``jax.custom_jvp`` / ``jax.custom_vjp``, ``nondiff_argnums``
 included). Outside any transform the decorated function is just called. Under a
-transform, its body is *not* differentiated: the rule is used instead.
+transform, its body is *not* differentiated: the rule is used instead, and every
+transform gives the same derivative (or raises, where a transform cannot honour the
+rule).
 
 How it works
 ------------
-A call whose arguments hold tracers becomes, for each scalar leaf of the output, an
-ad-hoc :class:`~fad._core.Primitive` of the input leaves, whose partials come from the
-rule, and the tracer on top applies it with its ordinary rule — so every tracer
-(``Dual``, every reverse strategy, ``Jet``, a user's own) handles custom rules with no
-code of its own:
+A call whose arguments hold tracers is taken apart one level at a time: the tracers
+of the top level are stripped to their primals, the call is made again one level down
+(down to the body on plain numbers, which gives the value), and the top level's
+derivative is attached by binding a few small :class:`~fad._core.Primitive` nodes to
+the top tracers, so that every tracer applies them with its ordinary rule:
 
-* ``custom_jvp``: partial ∂ᵢ is the rule's tangent output for the unit tangent on input
-  leaf i. The rule runs on the primals, which may be tracers of enclosing transforms, so
-  the rule is itself differentiated: custom JVP rules nest to any order, as in JAX.
-* ``custom_vjp`` under a reverse strategy: partial ∂ᵢ is an object that, multiplied by a
-  cotangent ``g`` as every backward pass does, returns the input-i entry of
-  ``bwd(res, g)``. So ``bwd`` sees the actual cotangent and may be nonlinear in it
-  (gradient clipping), as in JAX, under ``mode="tape"`` and ``mode="naive"``.
-  ``mode="memo"`` scales a sensitivity computed for a unit cotangent (that is how it
-  works: B(k) = k·B(1)), so it agrees only for ``bwd`` rules linear in ``g`` (as a
-  VJP should be).
-* ``custom_vjp`` under a forward tracer (``Dual``, ``Jet``): JAX refuses plain forward
-  mode here; fad differentiates the function's own body instead (so it must be written
-  with fad operations to be used in forward mode). Forward-over-reverse
-  (``jacfwd(jacrev(f))``) then differentiates ``bwd`` as it runs. Reverse-over-reverse
-  (``jacrev(jacrev(f))``, how ``fad.hessian`` computes) applies the rule at the outer
-  level too; the two agree for ``bwd`` linear in ``g``.
+* A **Jacobian chain** (every first-order tracer: ``Dual``, every reverse strategy, a
+  user's tracer): the partials ∂outⱼ/∂xᵢ are numbers (of lower levels) computed from
+  the rule, and output j is a chain of binary nodes ``c = node(c, xᵢ)`` whose partials
+  are 1 and ∂outⱼ/∂xᵢ. A chain costs O(1) per input, where one primitive of n inputs
+  costs O(n) per partial (each partial is called with every argument): custom rules
+  cost O(n) in n inputs.
 
-The value is always computed by the function itself (not by ``fwd`` or the JVP
-rule's primal output). Under ``custom_jvp`` the body only ever sees plain numbers, so
-it may call code that knows nothing of fad (Python's ``math``, a C extension).
+  - ``custom_jvp``: the JVP rule runs once, with reverse-mode tracers (a fresh tape)
+    as tangents; one sweep per output leaf gives its row of partials. The rule runs on
+    the primals, which may be tracers of enclosing transforms, so it is differentiated
+    itself: custom JVP rules nest to any order, as in JAX. Under ``Dual`` the rule runs
+    once with the actual tangents instead (as JAX's ``jvp`` does).
+  - ``custom_vjp``: row j is ``bwd(res, eⱼ)`` (one call per output leaf), exact for a
+    ``bwd`` linear in ``g``, as a VJP is. fad checks that by calling ``bwd`` at
+    ``_PROBE · eⱼ`` too and raises :class:`CustomRuleError` when the two disagree:
+    forward mode (JAX refuses it outright) then names ``custom_jvp``, and
+    ``mode="memo"`` / ``"naive"`` (whose backward passes cannot hand ``bwd`` the summed
+    cotangent) name ``mode="tape"``.
 
-With several outputs the function runs once per transform level. The JVP rule runs
-once per call under ``Dual`` (with the actual tangents, a shortcut equal to summing the
-partials), and once per input leaf under other tracers; ``bwd`` runs once per output
-leaf with the other outputs' cotangents zero.
+* A **cotangent chain** (``custom_vjp`` under a reverse strategy whose backward pass
+  multiplies each partial once by the value's summed cotangent: the tape, and user
+  strategies written that way): the partials are objects, and the sweep carries the
+  summed cotangents of all the outputs down the chain, where ``bwd`` is called once per
+  sweep with all of them, as JAX does; so ``bwd`` may be nonlinear in ``g`` (gradient
+  clipping). A forward sweep over the same record (``fad.linearize``) gets the Jacobian
+  chain's answer.
+
+* The **general rule** (tracers that evaluate partials on their own objects, such as
+  ``Jet``, which expands them in Taylor series): one primitive per output leaf, whose
+  partial i is the JVP rule on the unit tangent of input i, run on those objects, so
+  Taylor mode gets every order; O(n²) in n inputs. ``bwd`` gives first derivatives
+  only: ``custom_vjp`` raises here and names ``custom_jvp``.
+
+The value is always computed by the function itself (not by ``fwd`` or the JVP rule's
+primal output); under ``custom_jvp`` the body only ever sees plain numbers, so it may
+call code that knows nothing of fad (Python's ``math``, a C extension).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from fad._core import Primitive, bind, is_tracer, primal_value
+from fad._core import Primitive, ReverseTracer, bind, is_tracer, new_level, primal_value, top_tracer
+from fad.tracers.codual import Codual
 from fad.tracers.dual import Dual
+from fad.tracers.tape import TapeCodual
 from fad.tree import PyTreeDef, tree_flatten, tree_map, tree_unflatten
 
-__all__ = ["custom_jvp", "custom_vjp"]
+__all__ = ["CustomRuleError", "custom_jvp", "custom_vjp"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_PROBE = -1024.0
+"""The second cotangent scale at which a ``bwd`` rule is checked for linearity.
 
-def _tracer_kind(value: Any) -> bool | None:
+A power of two, so that a linear rule scales exactly; negative, to catch rules that
+treat signs differently; large, to catch clipping at any bound below 1024.
+"""
+
+
+class CustomRuleError(TypeError):
+    """A transform cannot honour a custom rule (e.g. a ``bwd`` not linear in ``g``)."""
+
+
+def _is_real(value: Any) -> bool | None:
     """True for a tracer, False for a real number, None for anything else."""
     if is_tracer(value):
         return True
     return False if isinstance(value, numbers.Real) else None
 
 
-def _top(leaves: Sequence[Any]) -> tuple[type, int] | None:
-    """The class and level of the highest tracer among ``leaves`` (None: no tracer)."""
-    top: tuple[type, int] | None = None
-    for leaf in leaves:
-        t = type(leaf)
-        if t is float or t is int:
-            continue
-        if _tracer_kind(leaf) and (top is None or leaf.level > top[1]):
-            top = (t, leaf.level)
-    return top
+# --------------------------------------------------------------------------------------
+# the kind of the top tracer, asked once per class
 
 
-def _ids(values: Sequence[Any]) -> tuple[int, ...]:
-    return tuple(map(id, values))
+_CHAIN, _GENERAL = "chain", "general"
+_kind_of_class: dict[type, str] = {}
+"""Tracer class → ``_CHAIN`` (partials evaluated on lower-level values: first order) or
+``_GENERAL`` (partials evaluated on the tracer's own objects, e.g. ``Jet``'s series)."""
+
+
+def _kind(cls: type) -> str:
+    return _kind_of_class.get(cls, _CHAIN)
+
+
+class _Retry(Exception):
+    """Raised by a chain whose tracer evaluates partials later or on its own objects."""
+
+
+def _sums_cotangents(leaf: Any) -> bool:
+    """Whether ``leaf``'s class is a reverse strategy that hands each partial the summed
+    cotangent of its value (the tape, a user's bottom-up sweep); not Codual's closures
+    (``naive`` calls a backprop once per path, ``memo`` scales sensitivities).
+    """
+    return isinstance(leaf, ReverseTracer) and not isinstance(leaf, Codual)
+
+
+def _mode_advice(leaf: Any) -> str:
+    if isinstance(leaf, ReverseTracer):
+        name = getattr(type(leaf), "mode_name", type(leaf).__name__)
+        return (
+            f'mode="{name}" cannot hand bwd the summed cotangent of the output. Use '
+            'mode="tape" (the default), which calls bwd with it, as JAX does.'
+        )
+    return (
+        f"forward mode ({type(leaf).__name__}: jvp, jacfwd, derivative, taylor) takes the "
+        "Jacobian from bwd at unit cotangents, which is exact only for a bwd linear in g "
+        "(JAX refuses forward mode on a custom_vjp). Use reverse mode (grad, vjp, jacrev), "
+        "or give the function a forward rule with fad.custom_jvp."
+    )
+
+
+# --------------------------------------------------------------------------------------
+# the nodes bound to the top tracers
+
+
+def _constant(value: Any) -> Callable[..., Any]:
+    def partial(ans: Any, *primals: Any) -> Any:
+        return value
+
+    return partial
+
+
+class _Probe:
+    """The first link's partial: records whether the tracer evaluated it at once, on
+    values of lower levels (a first-order tracer), as a chain needs."""
+
+    __slots__ = ("first_order", "level", "value")
+
+    def __init__(self, value: Any, level: int) -> None:
+        self.value = value
+        self.level = level
+        self.first_order: bool | None = None  # None: not evaluated (yet)
+
+    def __call__(self, ans: Any, *primals: Any) -> Any:
+        level = self.level
+        self.first_order = all(
+            type(x) is float or not is_tracer(x) or x.level < level for x in primals
+        )
+        return self.value
+
+
+class _Node(Primitive):
+    """One link of a chain: its value is fixed, its partials are constants."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, name: str, value: Any, partials: Sequence[Callable[..., Any]]) -> None:
+        super().__init__(name, self._impl, partials)
+        self.value = value
+
+    def _impl(self, *args: Any) -> Any:
+        return self.value
+
+    def __call__(self, *args: Any) -> Any:  # the value one level down: no dispatch
+        return self.value
+
+
+def _chain(
+    name: str,
+    leaves: Sequence[Any],
+    traced: Sequence[int],
+    link: Any,
+    partial_of: Callable[[int], Any],
+    value: Any,
+    level: int,
+) -> Any:
+    """``value`` with derivative Σᵢ ∂ᵢ·d(leaves[i]) over ``traced``, as a chain of nodes."""
+    if not traced:
+        return value
+    last = len(traced) - 1
+    first = traced[0]
+    probe = _Probe(partial_of(first), level)
+    c = bind(_Node(name, value if last == 0 else 0.0, [probe]), leaves[first])
+    if not probe.first_order:
+        raise _Retry
+    link_partial = _constant(link)
+    for k in range(1, last + 1):
+        i = traced[k]
+        node = _Node(
+            name, value if k == last else 0.0, [link_partial, _constant(partial_of(i))]
+        )
+        c = bind(node, c, leaves[i])
+    return c
+
+
+class _Gathered:
+    """The summed cotangents of a call's outputs in one backward sweep, ``{j: g}``."""
+
+    __slots__ = ("cts", "flat")
+
+    def __init__(self, cts: dict[int, Any]) -> None:
+        self.cts = cts
+        self.flat: list[Any] | None = None  # bwd's input cotangents, once computed
+
+    def __add__(self, other: Any) -> Any:
+        if type(other) is not _Gathered:
+            if other is None or (type(other) is float and other == 0.0):
+                return self
+            return NotImplemented
+        cts = dict(self.cts)
+        for j, g in other.cts.items():
+            cts[j] = g if j not in cts else cts[j] + g
+        return _Gathered(cts)
+
+    __radd__ = __add__
+
+
+class _Tangents:
+    """Input tangents gathered along a cotangent chain swept forwards (``linearize``)."""
+
+    __slots__ = ("ts",)
+
+    def __init__(self, ts: dict[int, Any]) -> None:
+        self.ts = ts
+
+    def __add__(self, other: Any) -> Any:
+        # in place: each link's tangents are read by the next link only, so the sweep
+        # costs O(1) per link instead of a copy of all the tangents gathered so far
+        if type(other) is not _Tangents:
+            return NotImplemented
+        ts = self.ts
+        for i, t in other.ts.items():
+            ts[i] = t if i not in ts else ts[i] + t
+        return self
+
+    __radd__ = __add__
+
+
+class _Pullback:
+    """``bwd`` at one level of one call: the partials of a cotangent chain use it."""
+
+    __slots__ = ("call", "custom", "res", "rows")
+
+    def __init__(self, custom: custom_vjp[Any, Any], call: _Call, res: Any) -> None:
+        self.custom = custom
+        self.call = call
+        self.res = res
+        self.rows: list[list[Any]] | None = None
+
+    def flat(self, g: _Gathered) -> list[Any]:
+        flat = g.flat
+        if flat is None:
+            flat = g.flat = self.custom._bwd_flat(self.call, self.res, g.cts)
+        return flat
+
+
+class _Select:
+    """∂(output j)/∂(chain): gathers output j's cotangent (or its tangent, forwards)."""
+
+    __slots__ = ("j", "pull")
+
+    def __init__(self, pull: _Pullback, j: int) -> None:
+        self.pull = pull
+        self.j = j
+
+    def __mul__(self, g: Any) -> Any:
+        if type(g) is _Tangents:  # a forward sweep: J·t, from the rows of bwd
+            pull = self.pull
+            if pull.rows is None:
+                pull.rows = pull.custom._rows(pull.call, pull.res, None)
+            row = pull.rows[self.j]
+            total: Any = 0.0
+            for i, t in g.ts.items():
+                total = total + row[i] * t
+            return total
+        return _Gathered({self.j: g})
+
+    __rmul__ = __mul__
+
+
+class _Pass:
+    """∂(chain link)/∂(previous link): passes the gathered cotangent (or tangents) on."""
+
+    __slots__ = ()
+
+    def __mul__(self, g: Any) -> Any:
+        return g
+
+    __rmul__ = __mul__
+
+
+class _Entry:
+    """∂(chain link)/∂(input i): entry i of ``bwd`` at the gathered cotangent."""
+
+    __slots__ = ("i", "pull")
+
+    def __init__(self, pull: _Pullback, i: int) -> None:
+        self.pull = pull
+        self.i = i
+
+    def __mul__(self, g: Any) -> Any:
+        if type(g) is _Gathered:
+            return self.pull.flat(g)[self.i]
+        return _Tangents({self.i: g})  # a forward sweep carries the input's tangent
+
+    __rmul__ = __mul__
+
+
+_PASS = _Pass()
+
+
+# --------------------------------------------------------------------------------------
+# what custom_jvp and custom_vjp share
 
 
 class _Custom(Generic[P, R]):
@@ -172,12 +418,17 @@ class _Custom(Generic[P, R]):
             leaves.extend(arg_leaves)
             arg_defs.append(arg_def)
         self._check_nondiff(full)
-        top = _top(leaves)
-        if top is None:
+        if not any(type(x) is not float and is_tracer(x) for x in leaves):
             return self._fun(*full)
         self._check(diff_pos, arg_defs, leaves)
         call = _Call(self, full, diff_pos, arg_defs)
-        return call.run(leaves)
+        out = call.outputs(leaves)
+        assert call.out_def is not None
+        # every level has been applied: drop the caches, which hold tracers of this call
+        # (a backward pass only needs what each partial keeps itself)
+        call.outputs_by_inputs = {}
+        call.general_partials = {}
+        return tree_unflatten(call.out_def, out)
 
     def _check(
         self, diff_pos: tuple[int, ...], arg_defs: list[PyTreeDef], leaves: list[Any]
@@ -186,7 +437,7 @@ class _Custom(Generic[P, R]):
         k = 0
         for pos, arg_def in zip(diff_pos, arg_defs, strict=True):
             for leaf in leaves[k : k + arg_def.num_leaves]:
-                if type(leaf) is bool or _tracer_kind(leaf) is None:
+                if type(leaf) is bool or _is_real(leaf) is None:
                     msg = (
                         f"fad.{self.kind} function {self._name}: argument {pos} has a leaf of "
                         f"type {type(leaf).__name__} ({leaf!r}); differentiated arguments hold "
@@ -200,7 +451,7 @@ class _Custom(Generic[P, R]):
         """Refuse tracers in nondiff arguments: their derivative would be lost."""
         for pos in self.nondiff_argnums:
             for leaf in tree_flatten(full[pos])[0]:
-                if type(leaf) is not bool and _tracer_kind(leaf):
+                if type(leaf) is not bool and _is_real(leaf):
                     msg = (
                         f"fad.{self.kind} function {self._name}: argument {pos} is in "
                         f"nondiff_argnums but holds a tracer ({type(leaf).__name__}), whose "
@@ -211,11 +462,20 @@ class _Custom(Generic[P, R]):
                     raise TypeError(msg)
 
     # the rule-specific parts, implemented by custom_jvp and custom_vjp
-    def _forward_override(self, call: _Call, leaves: Sequence[Any]) -> Any:
-        """The output under a forward tracer, or NotImplemented to use the rule."""
-        return NotImplemented
+    def _level(
+        self,
+        call: _Call,
+        leaves: Sequence[Any],
+        primals: Sequence[Any],
+        traced: list[int],
+        lower: list[Any],
+        level: int,
+    ) -> list[Any]:
+        """The outputs at the top ``level`` by a Jacobian or cotangent chain."""
+        raise NotImplementedError
 
-    def _partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
+    def _general_partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
+        """∂(output j)/∂(input i) at ``primals``, for the general rule."""
         raise NotImplementedError
 
 
@@ -231,7 +491,17 @@ def _no_symbolic_zeros(symbolic_zeros: bool, name: str) -> None:
 class _Call:
     """One call of a custom function on tracers: its arguments and caches."""
 
-    __slots__ = ("arg_defs", "cache", "custom", "diff_pos", "full", "n_leaves", "out_def")
+    __slots__ = (
+        "arg_defs",
+        "custom",
+        "diff_pos",
+        "full",
+        "general_partials",
+        "n_leaves",
+        "out_def",
+        "outputs_by_inputs",
+        "primitives",
+    )
 
     def __init__(
         self,
@@ -248,7 +518,16 @@ class _Call:
         self.arg_defs = arg_defs
         self.n_leaves = sum(d.num_leaves for d in arg_defs)
         self.out_def: PyTreeDef | None = None
-        self.cache: dict[Any, Any] = {}
+        # the output leaves for input leaves (by identity), for the general rule's
+        # primitives, which re-enter the call once per output leaf
+        self.outputs_by_inputs: dict[tuple[int, ...], tuple[list[Any], list[Any]]] = {}
+        # the general rule's partial derivatives, by input leaf and primals (identity)
+        self.general_partials: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
+        self.primitives: list[Primitive] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.custom.kind}({self.custom._name})"
 
     @property
     def nondiff(self) -> tuple[Any, ...]:
@@ -274,7 +553,7 @@ class _Call:
         leaves, out_def = tree_flatten(out)
         if self.out_def is None:
             for leaf in leaves:
-                if type(leaf) is bool or _tracer_kind(leaf) is None:
+                if type(leaf) is bool or _is_real(leaf) is None:
                     msg = (
                         f"fad.{self.custom.kind} function {self.custom._name} returned a leaf "
                         f"of type {type(leaf).__name__} ({leaf!r}); its outputs must be real "
@@ -292,45 +571,44 @@ class _Call:
 
     def outputs(self, leaves: Sequence[Any]) -> list[Any]:
         """The output leaves for input ``leaves`` (of any level), cached by identity."""
-        key = ("out", _ids(leaves))
-        hit = self.cache.get(key)
+        key = tuple(map(id, leaves))
+        hit = self.outputs_by_inputs.get(key)
         if hit is not None:
-            return hit[1]  # type: ignore[no-any-return]
-        top = _top(leaves)
-        custom = self.custom
+            return hit[1]
+        top, level = top_tracer(leaves, self.name)
         if top is None:
-            out = self.flatten_out(custom._fun(*self.args(leaves)), "the function")
-        elif top[0] is Dual and isinstance(custom, custom_jvp):
-            out = custom._dual_outputs(self, leaves, top[1])
+            out = self.flatten_out(self.custom._fun(*self.args(leaves)), "the function")
         else:
-            override = NotImplemented
-            if not hasattr(top[0], "seed"):
-                override = custom._forward_override(self, leaves)
-            if override is not NotImplemented:
-                out = self.flatten_out(override, "the function")
-            else:
-                if self.out_def is None:
-                    self.outputs([primal_value(x) for x in leaves])
-                assert self.out_def is not None
-                out = [bind(prim, *leaves) for prim in self.primitives()]
-        self.cache[key] = (list(leaves), out)  # keep the leaves alive: their ids are the key
+            out = self._traced(leaves, top, level)
+        # keep the leaves alive: their ids are the key
+        self.outputs_by_inputs[key] = (list(leaves), out)
         return out
 
-    def primitives(self) -> list[Primitive]:
-        prims = self.cache.get("prims")
+    def _traced(self, leaves: Sequence[Any], top: type, level: int) -> list[Any]:
+        traced = [
+            i
+            for i, x in enumerate(leaves)
+            if type(x) is not float and is_tracer(x) and x.level == level
+        ]
+        if _kind(top) == _CHAIN:
+            mine = set(traced)
+            primals = [x.primal if i in mine else x for i, x in enumerate(leaves)]
+            lower = self.outputs(primals)
+            try:
+                return self.custom._level(self, leaves, primals, traced, lower, level)
+            except _Retry:
+                _kind_of_class[top] = _GENERAL
+        if self.out_def is None:
+            self.outputs([primal_value(x) for x in leaves])
+        return [bind(prim, *leaves) for prim in self.general()]
+
+    def general(self) -> list[Primitive]:
+        prims = self.primitives
         if prims is None:
             assert self.out_def is not None
-            prims = [_CustomPrimitive(self, j) for j in range(self.out_def.num_leaves)]
-            self.cache["prims"] = prims
+            prims = [_GeneralPrimitive(self, j) for j in range(self.out_def.num_leaves)]
+            self.primitives = prims
         return prims
-
-    def run(self, leaves: list[Any]) -> Any:
-        out = self.outputs(leaves)
-        assert self.out_def is not None
-        # Every level has been applied: drop the caches, which hold tracers of this
-        # call (a backward pass only needs what each partial keeps itself).
-        self.cache = {}
-        return tree_unflatten(self.out_def, out)
 
     def unit_trees(self, i: int) -> list[Any]:
         """The differentiated arguments' tangent: 1.0 on leaf ``i``, 0.0 elsewhere."""
@@ -353,7 +631,7 @@ class _Call:
         raise ValueError(msg)
 
 
-class _CustomPrimitive(Primitive):
+class _GeneralPrimitive(Primitive):
     """Output leaf ``index`` of one custom call, as a primitive of its input leaves.
 
     Calling it (as every tracer's ``apply`` does to compute the value one level down)
@@ -363,12 +641,10 @@ class _CustomPrimitive(Primitive):
     __slots__ = ("call", "index")
 
     def __init__(self, call: _Call, index: int) -> None:
-        custom = call.custom
-        name = f"{custom.kind}({custom._name})"
+        name = call.name
         if call.out_def is not None and call.out_def.num_leaves > 1:
             name += f"[{index}]"
-        n = call.n_leaves
-        partials = [self._make_partial(call, index, i) for i in range(n)]
+        partials = [self._make_partial(call, index, i) for i in range(call.n_leaves)]
         super().__init__(name, self._impl, partials)
         self.call = call
         self.index = index
@@ -376,7 +652,7 @@ class _CustomPrimitive(Primitive):
     @staticmethod
     def _make_partial(call: _Call, j: int, i: int) -> Callable[..., Any]:
         def partial(ans: Any, *primals: Any) -> Any:
-            return call.custom._partial(call, j, i, primals)
+            return call.custom._general_partial(call, j, i, primals)
 
         return partial
 
@@ -501,22 +777,6 @@ class custom_jvp(_Custom[P, R]):
         self.jvp = jvp
         self._jvps = jvps
 
-    def _dual_outputs(self, call: _Call, leaves: Sequence[Any], level: int) -> list[Any]:
-        """Forward mode in one call of the rule, with the actual tangents (as JAX).
-
-        The same as applying the per-leaf partials (rule on unit tangents), summed, but
-        one rule evaluation instead of one per input leaf.
-        """
-        mine = [type(x) is Dual and x.level == level for x in leaves]
-        primals = [x.primal if m else x for x, m in zip(leaves, mine, strict=True)]
-        tangents = [x.tangent if m else 0.0 for x, m in zip(leaves, mine, strict=True)]
-        ans = call.outputs(primals)
-        rule = self.jvp
-        assert rule is not None
-        res = rule(*call.nondiff, tuple(call.diff_trees(primals)), tuple(call.diff_trees(tangents)))
-        t_out = call.out_leaves_of(self._check_pair(res)[1], "the JVP rule's tangent_out")
-        return [Dual(a, t, level) for a, t in zip(ans, t_out, strict=True)]
-
     def _check_pair(self, res: Any) -> Any:
         if not isinstance(res, (tuple, list)) or len(res) != 2:
             msg = (
@@ -526,17 +786,49 @@ class custom_jvp(_Custom[P, R]):
             raise TypeError(msg)
         return res
 
-    def _partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
-        key = ("jvp", i, _ids(primals))
-        hit = call.cache.get(key)
+    def _tangent_out(
+        self, call: _Call, primals: Sequence[Any], tangents: Sequence[Any]
+    ) -> list[Any]:
+        rule = self.jvp
+        assert rule is not None
+        res = rule(*call.nondiff, tuple(call.diff_trees(primals)), tuple(call.diff_trees(tangents)))
+        return call.out_leaves_of(self._check_pair(res)[1], "the JVP rule's tangent_out")
+
+    def _level(
+        self,
+        call: _Call,
+        leaves: Sequence[Any],
+        primals: Sequence[Any],
+        traced: list[int],
+        lower: list[Any],
+        level: int,
+    ) -> list[Any]:
+        first = leaves[traced[0]]
+        if isinstance(first, Dual):
+            # forward mode: the rule once, with the actual tangents (as JAX's jvp)
+            cls = type(first)
+            mine = set(traced)
+            tangents = [x.tangent if i in mine else 0.0 for i, x in enumerate(leaves)]
+            t_out = self._tangent_out(call, primals, tangents)
+            return [cls(a, t, level) for a, t in zip(lower, t_out, strict=True)]
+        # the rule once, on reverse-mode tangents; a sweep per output gives its row
+        seeds, pullback = TapeCodual.seed([0.0] * len(leaves), new_level())
+        t_out = self._tangent_out(call, primals, seeds)
+        outs = []
+        for j, (value, t) in enumerate(zip(lower, t_out, strict=True)):
+            row = pullback([t], [1.0])
+            name = f"{call.name}[{j}]" if len(lower) > 1 else call.name
+            nonzero = [i for i in traced if not _is_zero(row[i])]
+            outs.append(_chain(name, leaves, nonzero, 1.0, row.__getitem__, value, level))
+        return outs
+
+    def _general_partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
+        key = (i, *map(id, primals))
+        hit = call.general_partials.get(key)
         if hit is None:
-            rule = self.jvp
-            assert rule is not None
-            res = self._check_pair(
-                rule(*call.nondiff, tuple(call.diff_trees(primals)), tuple(call.unit_trees(i)))
-            )
-            hit = (list(primals), call.out_leaves_of(res[1], "the JVP rule's tangent_out"))
-            call.cache[key] = hit
+            t_out = self._tangent_out(call, primals, [float(k == i) for k in range(len(primals))])
+            hit = (list(primals), t_out)
+            call.general_partials[key] = hit
         return hit[1][j]
 
 
@@ -548,9 +840,10 @@ class custom_vjp(_Custom[P, R]):
     """A function with a custom VJP (reverse-mode) rule, as ``jax.custom_vjp``.
 
     Give the rule with :meth:`defvjp`: ``fwd`` computes the output and residuals,
-    ``bwd`` maps residuals and an output cotangent to input cotangents. Reverse
-    transforms call ``bwd`` with the actual cotangent (``mode="memo"`` excepted, see
-    docs/custom_rules.md); forward ones differentiate the function's body.
+    ``bwd`` maps residuals and an output cotangent to input cotangents. Reverse mode
+    calls ``bwd`` with the summed cotangent of the outputs, as JAX does (``mode="memo"``
+    and ``"naive"`` need a ``bwd`` linear in ``g``); forward mode takes the Jacobian
+    from ``bwd`` at unit cotangents, and raises if ``bwd`` is not linear in ``g``.
 
     Args:
         fun: the function. Its differentiated arguments are pytrees of real scalars.
@@ -624,53 +917,36 @@ class custom_vjp(_Custom[P, R]):
         self.fwd = fwd
         self.bwd = bwd
 
-    def _run_fwd(self, call: _Call, leaves: Sequence[Any]) -> tuple[Any, Any]:
+    def _run_fwd(self, call: _Call, primals: Sequence[Any]) -> Any:
+        """The residuals of ``fwd`` at ``primals`` (its output checked, not used)."""
         fwd = self.fwd
         assert fwd is not None
-        res = fwd(*call.args(leaves))
+        res = fwd(*call.args(primals))
         if not isinstance(res, (tuple, list)) or len(res) != 2:
             msg = (
                 f"the fwd rule of fad.custom_vjp function {self._name} must return a pair "
                 f"(output, residuals), not {res!r}."
             )
             raise TypeError(msg)
-        return res[0], res[1]
+        call.flatten_out(res[0], "fwd")
+        return res[1]
 
-    def _forward_override(self, call: _Call, leaves: Sequence[Any]) -> Any:
-        # Forward mode differentiates the function's own body: fwd usually calls the
-        # function itself, and bwd gives rows of the Jacobian, not its columns.
-        return self._fun(*call.args(leaves))
-
-    def _partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
-        key = ("fwd", _ids(primals))
-        hit = call.cache.get(key)
-        if hit is None:
-            out, res = self._run_fwd(call, primals)
-            call.flatten_out(out, "fwd")
-            hit = (list(primals), res)
-            call.cache[key] = hit
-        return _Cotangent(self, call, hit[1], j, i)
-
-    def pull(self, call: _Call, res: Any, j: int, g: Any) -> list[Any]:
-        """Input-leaf cotangents of ``bwd`` for cotangent ``g`` on output leaf ``j``."""
-        key = ("bwd", id(res), j, id(g))
-        hit = call.cache.get(key)
-        if hit is not None:
-            return hit[2]  # type: ignore[no-any-return]
+    def _bwd_flat(self, call: _Call, res: Any, cts: dict[int, Any]) -> list[Any]:
+        """Input-leaf cotangents of ``bwd`` for output-leaf cotangents ``cts`` (others 0)."""
         assert call.out_def is not None
         assert self.bwd is not None
         n_out = call.out_def.num_leaves
-        ct = tree_unflatten(call.out_def, [g if k == j else 0.0 for k in range(n_out)])
-        cts = self.bwd(*call.nondiff, res, ct)
+        ct = tree_unflatten(call.out_def, [cts.get(k, 0.0) for k in range(n_out)])
+        out = self.bwd(*call.nondiff, res, ct)
         n_args = len(call.arg_defs)
-        if not isinstance(cts, (tuple, list)) or len(cts) != n_args:
+        if not isinstance(out, (tuple, list)) or len(out) != n_args:
             msg = (
                 f"the bwd rule of fad.custom_vjp function {self._name} must return a tuple "
-                f"with one cotangent per differentiated argument ({n_args}), not {cts!r}."
+                f"with one cotangent per differentiated argument ({n_args}), not {out!r}."
             )
             raise TypeError(msg)
         leaves: list[Any] = []
-        for pos, ct_i, d in zip(call.diff_pos, cts, call.arg_defs, strict=True):
+        for pos, ct_i, d in zip(call.diff_pos, out, call.arg_defs, strict=True):
             if ct_i is None:
                 leaves.extend([0.0] * d.num_leaves)
                 continue
@@ -683,26 +959,101 @@ class custom_vjp(_Custom[P, R]):
                 )
                 raise ValueError(msg)
             leaves.extend(0.0 if c is None else c for c in ct_leaves)
-        call.cache[key] = (res, g, leaves)  # keep res and g alive: their ids are the key
         return leaves
 
+    def _rows(self, call: _Call, res: Any, leaf: Any) -> list[list[Any]]:
+        """The Jacobian, row j = ``bwd(res, eⱼ)``, checked for linearity in ``g``.
 
-class _Cotangent:
-    """The partial of a custom_vjp output: ``self * g`` is input i's entry of bwd(res, g)."""
+        ``leaf`` is a tracer of the transform asking (for the error message; ``None``:
+        a forward sweep over a tape).
+        """
+        assert call.out_def is not None
+        rows = []
+        for j in range(call.out_def.num_leaves):
+            row = self._bwd_flat(call, res, {j: 1.0})
+            probe = self._bwd_flat(call, res, {j: _PROBE})
+            for i, (a, b) in enumerate(zip(row, probe, strict=True)):
+                if not _close(_PROBE * primal_value(a), primal_value(b)):
+                    advice = (
+                        _mode_advice(leaf)
+                        if leaf is not None
+                        else "fad.linearize sweeps the record forwards, which needs a bwd "
+                        "linear in g; use fad.vjp, or fad.custom_jvp."
+                    )
+                    msg = (
+                        f"fad.custom_vjp function {self._name}: bwd is not linear in the "
+                        f"cotangent g (for output leaf {j}, input leaf {i}: "
+                        f"{primal_value(a)!r} at g = 1 but {primal_value(b)!r} at g = "
+                        f"{_PROBE}), and {advice}"
+                    )
+                    raise CustomRuleError(msg)
+            rows.append(row)
+        return rows
 
-    __slots__ = ("call", "custom", "i", "j", "res")
+    def _level(
+        self,
+        call: _Call,
+        leaves: Sequence[Any],
+        primals: Sequence[Any],
+        traced: list[int],
+        lower: list[Any],
+        level: int,
+    ) -> list[Any]:
+        res = self._run_fwd(call, primals)
+        first = leaves[traced[0]]
+        many = len(lower) > 1
+        if _sums_cotangents(first):
+            # the cotangent chain: bwd once per sweep, at the summed cotangents
+            pull = _Pullback(self, call, res)
+            entries = [_Entry(pull, i) for i in range(len(leaves))]
+            gather = _chain(call.name, leaves, traced, _PASS, entries.__getitem__, 0.0, level)
+            return [
+                bind(
+                    _Node(
+                        f"{call.name}[{j}]" if many else call.name,
+                        value,
+                        [_constant(_Select(pull, j))],
+                    ),
+                    gather,
+                )
+                for j, value in enumerate(lower)
+            ]
+        rows = self._rows(call, res, first)
+        return [
+            _chain(
+                f"{call.name}[{j}]" if many else call.name,
+                leaves,
+                [i for i in traced if not _is_zero(row[i])],
+                1.0,
+                row.__getitem__,
+                value,
+                level,
+            )
+            for j, (value, row) in enumerate(zip(lower, rows, strict=True))
+        ]
 
-    def __init__(self, custom: custom_vjp[Any, Any], call: _Call, res: Any, j: int, i: int) -> None:
-        self.custom = custom
-        self.call = call
-        self.res = res
-        self.j = j
-        self.i = i
+    def _general_partial(self, call: _Call, j: int, i: int, primals: Sequence[Any]) -> Any:
+        msg = (
+            f"fad.custom_vjp function {call.custom._name} is used in Taylor mode (fad.taylor, "
+            "fad.derivative of order 2 or more, a Jet), which needs derivatives of every "
+            "order, but bwd gives first derivatives only. Give the function a forward rule "
+            "with fad.custom_jvp, which Taylor mode differentiates to any order."
+        )
+        raise CustomRuleError(msg)
 
-    def __mul__(self, g: Any) -> Any:
-        return self.custom.pull(self.call, self.res, self.j, g)[self.i]
 
-    __rmul__ = __mul__
+def _is_zero(x: Any) -> bool:
+    return type(x) is float and x == 0.0
 
-    def __repr__(self) -> str:
-        return f"<cotangent map of {self.custom._name}: output {self.j} -> input {self.i}>"
+
+def _close(a: Any, b: Any) -> bool:
+    """Whether two cotangents agree (to rounding; nan and inf compare as themselves)."""
+    if a == b:
+        return True
+    try:
+        fa, fb = float(a), float(b)
+    except (TypeError, ValueError):
+        return False
+    if math.isnan(fa) and math.isnan(fb):
+        return True
+    return abs(fa - fb) <= 1e-9 * (abs(fa) + abs(fb))

@@ -134,13 +134,20 @@ def clip_sin(x: Any) -> Any:
     return fm.sin(x)
 
 
-@pytest.mark.parametrize("mode", ["tape", "naive"])
 @settings(max_examples=25)
 @given(x=st.floats(-10, 10))
-def test_gradient_clipping(mode: str, x: float) -> None:
+def test_gradient_clipping(x: float) -> None:
     """JAX's example: the cotangent reaching clip_gradient is cos(x), and it is clipped."""
-    assert fad.grad(clip_sin, mode=mode)(x) == min(max(math.cos(x), -0.75), 0.75)
+    assert fad.grad(clip_sin)(x) == min(max(math.cos(x), -0.75), 0.75)
     assert clip_sin(x) == math.sin(x)
+
+
+@pytest.mark.parametrize("mode", ["memo", "naive"])
+def test_gradient_clipping_refused_where_bwd_cannot_see_the_summed_cotangent(mode: str) -> None:
+    # memo scales B(1) and naive calls a backprop once per path: neither can hand bwd
+    # the summed cotangent, so a bwd that is not linear in g is refused, naming the mode
+    with pytest.raises(fad.CustomRuleError, match=r'not linear.*mode="tape"'):
+        fad.grad(clip_sin, mode=mode)(2.0)
 
 
 def test_gradient_clipping_scales_with_the_cotangent() -> None:
@@ -150,13 +157,33 @@ def test_gradient_clipping_scales_with_the_cotangent() -> None:
     assert fad.vjp(lambda x: clip_gradient(-1.0, 1.0, x), 2.0)[1](5.0) == (1.0,)
 
 
-def test_clipping_in_forward_mode_differentiates_the_body() -> None:
-    # JAX refuses forward mode on a custom_vjp; fad differentiates the function's body
-    assert fad.jvp(clip_sin, (2.0,), (1.0,)) == (math.sin(2.0), math.cos(2.0))
-    # forward-over-reverse differentiates bwd as it runs: d/dx clip(cos x) = -sin x inside
-    fwd_over_rev = fad.jacfwd(fad.jacrev(clip_sin))
-    assert fwd_over_rev(2.0) == pytest.approx(-math.sin(2.0))
-    assert fwd_over_rev(0.2) == 0.0  # cos(0.2) > 0.75: clipped, flat
+def test_gradient_clipping_gets_the_summed_cotangent() -> None:
+    # the issue's example: 4·clip(x)·... used twice; JAX clips the sum of the uses
+    def f(x: Any) -> Any:
+        y = clip_gradient(-0.75, 0.75, x)
+        return 4.0 * fm.sin(y) + y * y
+
+    x = 0.3
+    want = min(max(4.0 * math.cos(x) + 2.0 * x, -0.75), 0.75)
+    assert fad.grad(f)(x) == want
+    assert fad.vjp(f, x)[1](1.0) == (want,)
+    assert fad.jacrev(f)(x) == want
+
+
+def test_clipping_in_forward_mode_is_refused() -> None:
+    # JAX refuses forward mode on a custom_vjp; fad takes the Jacobian from bwd at unit
+    # cotangents, which a bwd nonlinear in g cannot give: it raises, naming custom_jvp
+    for transform in (
+        lambda: fad.jvp(clip_sin, (2.0,), (1.0,)),
+        lambda: fad.jacfwd(clip_sin)(2.0),
+        lambda: fad.derivative(clip_sin)(2.0),
+        lambda: fad.jacfwd(fad.jacrev(clip_sin))(2.0),
+        lambda: fad.linearize(clip_sin, 2.0)[1](1.0),
+    ):
+        with pytest.raises(fad.CustomRuleError, match="custom_jvp"):
+            transform()
+    with pytest.raises(fad.CustomRuleError, match=r"Taylor mode.*custom_jvp"):
+        fad.taylor(clip_sin, 2.0, 2)
     # reverse-over-reverse (fad.hessian) applies the rule at the outer level too, so
     # the outer cotangent -sin(2) reaching clip_gradient is clipped to -0.75
     assert fad.hessian(clip_sin)(2.0) == max(-math.sin(2.0), -0.75)
@@ -212,7 +239,14 @@ def test_custom_vjp_every_mode(mode: str) -> None:
 
 def test_custom_vjp_check_grads() -> None:
     check_grads(f_vjp, (0.7, -1.3), order=2)
-    check_grads(lambda x: clip_gradient(-10.0, 10.0, fm.exp(x)), (0.3,), order=2)
+    # clipping at ±10 is not linear in g: reverse mode only (forward mode raises)
+    # (check_grads' "rev" runs memo and naive too, which refuse it: tape against the
+    # closed form, to second order)
+    clipped_exp = lambda x: clip_gradient(-10.0, 10.0, fm.exp(x))
+    assert fad.grad(clipped_exp)(0.3) == pytest.approx(math.exp(0.3), rel=1e-15)
+    assert fad.hessian(clipped_exp)(0.3) == pytest.approx(math.exp(0.3), rel=1e-15)
+    with pytest.raises(fad.CustomRuleError, match="custom_jvp"):
+        check_grads(lambda x: clip_gradient(-10.0, 10.0, fm.exp(x)), (0.3,), modes=("fwd",))
 
 
 def test_custom_vjp_bwd_runs_with_actual_cotangent() -> None:
@@ -346,9 +380,11 @@ def test_custom_inside_taylor_and_derivative() -> None:
         return ans, ans * x_dot
 
     assert fad.taylor(my_exp, 0.5, 8) == pytest.approx([math.exp(0.5)] * 9, rel=1e-12)
-    assert fad.taylor(lambda x: f_vjp(x, 3.0), 2.0, 4) == pytest.approx(
-        fad.taylor(lambda x: fm.sin(x) * 3.0, 2.0, 4), rel=1e-12
-    )
+    # bwd gives first derivatives only: Taylor mode refuses a custom_vjp
+    with pytest.raises(fad.CustomRuleError, match="custom_jvp"):
+        fad.taylor(lambda x: f_vjp(x, 3.0), 2.0, 4)
+    with pytest.raises(fad.CustomRuleError, match="custom_jvp"):
+        fad.derivative(lambda x: f_vjp(x, 3.0), 2)(2.0)
 
 
 # --- errors -------------------------------------------------------------------------------
