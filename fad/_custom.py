@@ -147,10 +147,10 @@ class _Probe:
     """The first link's partial: records whether the tracer evaluated it at once, on
     values of lower levels (a first-order tracer), as a chain needs."""
 
-    __slots__ = ("first_order", "level", "value")
+    __slots__ = ("first_order", "level", "partial")
 
-    def __init__(self, value: Any, level: int) -> None:
-        self.value = value
+    def __init__(self, partial: Callable[..., Any], level: int) -> None:
+        self.partial = partial
         self.level = level
         self.first_order: bool | None = None  # None: not evaluated (yet)
 
@@ -159,7 +159,7 @@ class _Probe:
         self.first_order = all(
             type(x) is float or not is_tracer(x) or x.level < level for x in primals
         )
-        return self.value
+        return self.partial(ans, *primals)
 
 
 class _Node(Primitive):
@@ -178,6 +178,24 @@ class _Node(Primitive):
         return self.value
 
 
+_WIDTH = 16
+"""Input leaves per chain node: a partial is called with all of a node's arguments, so a
+node of w leaves costs O(w²); a few leaves per node share the cost of a dispatch."""
+
+
+def _zero(ans: Any, *args: Any) -> float:
+    return 0.0
+
+
+def _entry(table: Sequence[Any], p: int) -> Callable[..., Any]:
+    """The partial towards leaf argument ``p`` of a node: ``table[start + p]``."""
+
+    def partial(ans: Any, *args: Any) -> Any:
+        return table[args[-1] + p]
+
+    return partial
+
+
 def _chain(
     name: str,
     leaves: Sequence[Any],
@@ -187,22 +205,44 @@ def _chain(
     value: Any,
     level: int,
 ) -> Any:
-    """``value`` with derivative Σᵢ ∂ᵢ·d(leaves[i]) over ``traced``, as a chain of nodes."""
+    """``value`` with derivative Σᵢ ∂ᵢ·d(leaves[i]) over ``traced``, as a chain of nodes.
+
+    Node k takes the previous node (partial ``link``), up to ``_WIDTH`` leaves (partials
+    ``partial_of(i)``) and, last, the position of its first leaf in ``traced`` (a plain
+    int, a constant to every tracer), by which its partials find their values. The
+    nodes' values are 0.0 but the last one's, ``value``.
+    """
     if not traced:
         return value
-    last = len(traced) - 1
-    first = traced[0]
-    probe = _Probe(partial_of(first), level)
-    c = bind(_Node(name, value if last == 0 else 0.0, [probe]), leaves[first])
+    table = [partial_of(i) for i in traced]
+    prims: dict[tuple[bool, int, bool], _Node] = {}
+
+    def node(has_link: bool, width: int, is_last: bool, probe: _Probe | None = None) -> _Node:
+        prim = prims.get((has_link, width, is_last))
+        if prim is None:
+            partials = [_constant(link)] if has_link else []
+            partials += [_entry(table, p) for p in range(width)]
+            partials.append(_zero)  # the position: an int, never differentiated
+            if probe is not None:
+                probe.partial = partials[0]
+                partials[0] = probe
+            prim = prims[has_link, width, is_last] = _Node(
+                name, value if is_last else 0.0, partials
+            )
+        return prim
+
+    n = len(traced)
+    width = min(_WIDTH, n)
+    probe = _Probe(_zero, level)
+    c = bind(node(False, width, width == n, probe), *[leaves[i] for i in traced[:width]], 0)
     if not probe.first_order:
         raise _Retry
-    link_partial = _constant(link)
-    for k in range(1, last + 1):
-        i = traced[k]
-        node = _Node(
-            name, value if k == last else 0.0, [link_partial, _constant(partial_of(i))]
-        )
-        c = bind(node, c, leaves[i])
+    start = width
+    while start < n:
+        width = min(_WIDTH - 1, n - start)
+        stop = start + width
+        c = bind(node(True, width, stop == n), c, *[leaves[i] for i in traced[start:stop]], start)
+        start = stop
     return c
 
 
@@ -227,6 +267,17 @@ class _Gathered:
 
     __radd__ = __add__
 
+    def __mul__(self, c: Any) -> Any:
+        # a number times the cotangents (the tape joins the edges of a node of many
+        # arguments by partials 1.0): the cotangents reaching the rule are scaled
+        if type(c) is float and c == 1.0:
+            return self
+        if type(c) is _Gathered or _is_real(c) is None:
+            return NotImplemented
+        return _Gathered({j: c * g for j, g in self.cts.items()})
+
+    __rmul__ = __mul__
+
 
 class _Tangents:
     """Input tangents gathered along a cotangent chain swept forwards (``linearize``)."""
@@ -247,6 +298,15 @@ class _Tangents:
         return self
 
     __radd__ = __add__
+
+    def __mul__(self, c: Any) -> Any:
+        if type(c) is float and c == 1.0:
+            return self
+        if type(c) is _Tangents or _is_real(c) is None:
+            return NotImplemented
+        return _Tangents({i: c * t for i, t in self.ts.items()})
+
+    __rmul__ = __mul__
 
 
 class _Pullback:
@@ -437,7 +497,7 @@ class _Custom(Generic[P, R]):
         k = 0
         for pos, arg_def in zip(diff_pos, arg_defs, strict=True):
             for leaf in leaves[k : k + arg_def.num_leaves]:
-                if type(leaf) is bool or _is_real(leaf) is None:
+                if type(leaf) is not float and (type(leaf) is bool or _is_real(leaf) is None):
                     msg = (
                         f"fad.{self.kind} function {self._name}: argument {pos} has a leaf of "
                         f"type {type(leaf).__name__} ({leaf!r}); differentiated arguments hold "
