@@ -15,10 +15,11 @@ whole definition, and every tracer reads its partials when it meets it.
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Callable
 from typing import Any
 
-from fad._core import Primitive
+from fad._core import Primitive, is_tracer
 
 __all__ = ["primitive"]
 
@@ -40,6 +41,28 @@ def _positional_arity(fn: Callable[..., Any]) -> int | None:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
             n += 1
     return n
+
+
+def _checked(impl: Callable[..., Any], label: str) -> Callable[..., Any]:
+    """``impl``, refusing a result that is not a real scalar (a list, a complex, None)."""
+
+    def checked_impl(*args: Any) -> Any:
+        out = impl(*args)
+        t = type(out)
+        if t is float or t is int:  # the common case, checked first
+            return out
+        if t is not bool and isinstance(out, numbers.Real) and not is_tracer(out):
+            return out
+        msg = (
+            f"fad.primitive {label!r}: impl returned a {t.__name__} ({out!r}) for arguments "
+            f"{args!r}; impl must return one real scalar (a float or an int). For several "
+            "outputs define one primitive per output."
+        )
+        raise TypeError(msg)
+
+    checked_impl.__name__ = getattr(impl, "__name__", label)
+    checked_impl.__doc__ = getattr(impl, "__doc__", None)
+    return checked_impl
 
 
 def primitive(
@@ -66,7 +89,8 @@ def primitive(
 
     Raises:
         TypeError: if the number of partials does not match the arguments of
-            ``impl``, or a partial does not take ``(ans, *args)``.
+            ``impl``, or a partial does not take ``(ans, *args)``; when the primitive
+            is applied, if ``impl`` returns anything but one real scalar.
 
     Example:
         >>> import math
@@ -116,4 +140,4 @@ def primitive(
             )
             raise TypeError(msg)
         fns.append(p)
-    return Primitive(label, impl, fns if fns else None)
+    return Primitive(label, _checked(impl, label), fns if fns else None)

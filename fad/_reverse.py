@@ -607,14 +607,16 @@ def hessian(
     *,
     mode: Mode = None,
 ) -> Callable[P, Any]:
-    """Hessian of scalar ``fun``: the Jacobian of its gradient, as ``jacfwd(jacrev(fun))``.
+    """Hessian of scalar ``fun``, computed reverse over reverse: ``jacrev(jacrev(fun))``.
 
-    JAX computes it forward over reverse. fad gives the same result (same layout, same
-    values) reverse over reverse, ``jacrev(jacrev(fun))`` with the outer one on the
-    tape: the function and its gradient are recorded once, and each row of the
-    Hessian is one reverse sweep over plain floats, where forward over reverse runs
-    the whole program once per row on dual numbers. On the 30-dimensional Rosenbrock
-    function that is about six times faster.
+    The layout and the values are those of JAX's ``jax.hessian``, which computes
+    forward over reverse (``jacfwd(jacrev(fun))``). fad computes reverse over reverse,
+    the outer ``jacrev`` on the tape: the function and its gradient are recorded once,
+    and each row of the Hessian is one reverse sweep over plain floats, where forward
+    over reverse runs the whole program once per row on dual numbers (several times
+    slower in pure Python). The two agree but for a ``custom_vjp`` whose ``bwd`` is not
+    linear in ``g``: reverse over reverse applies it to the outer cotangent too, and
+    ``jacfwd(jacrev(fun))`` raises :class:`fad.CustomRuleError` for it.
 
     Args:
         fun: a function returning a real scalar (or a pytree: the result is then
