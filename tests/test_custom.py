@@ -501,3 +501,70 @@ def test_forward_mode_calls_the_rule_once_with_the_tangents() -> None:
     assert len(seen) == 4  # one per jvp, not one per jvp and input
     assert fad.grad(total)(xs) == [2.0] * 4
     assert fad.hessian(lambda v: total(v) * v[0])(xs)[0] == [4.0, 2.0, 2.0, 2.0]
+
+
+# --- issue 16: one answer in every transform --------------------------------------------------
+
+
+@fad.custom_vjp
+def straight_through_floor(x: Any) -> Any:
+    return fm.floor(x)
+
+
+straight_through_floor.defvjp(lambda x: (straight_through_floor(x), None), lambda res, g: (g,))
+
+
+def test_straight_through_estimator_gives_one_answer_everywhere() -> None:
+    # floor in the forward pass, identity in the backward: d/dx (floor(x)·x) := x + floor(x)
+    def f(x: Any) -> Any:
+        return straight_through_floor(x) * x
+
+    want = 2.3 + 2.0
+    got = [
+        *(fad.grad(f, mode=mode)(2.3) for mode in MODES),
+        fad.vjp(f, 2.3)[1](1.0)[0],
+        fad.jacrev(f)(2.3),
+        fad.linearize(f, 2.3)[1](1.0),
+        fad.jvp(f, (2.3,), (1.0,))[1],
+        fad.jacfwd(f)(2.3),
+        fad.derivative(f)(2.3),
+    ]
+    assert got == pytest.approx([want] * len(got), rel=1e-15)
+    # second order: d²/dx² = 2 (bwd passes g on, so d/dx of x + floor(x)'s rule is 1 + 1)
+    assert fad.hessian(f)(2.3) == fad.jacfwd(fad.jacrev(f))(2.3) == 2.0
+    with pytest.raises(fad.CustomRuleError, match="custom_jvp"):
+        fad.taylor(f, 2.3, 2)
+
+
+def test_issue_gradient_clipping_example() -> None:
+    # 4·clip(sin x) at 0.3: the cotangent 4 reaching the rule is clipped to 0.75 (JAX)
+    def f(x: Any) -> Any:
+        return 4.0 * clip_gradient(-0.75, 0.75, fm.sin(x))
+
+    assert fad.grad(f)(0.3) == pytest.approx(0.75 * math.cos(0.3), rel=1e-15)
+    for mode in ("memo", "naive"):
+        with pytest.raises(fad.CustomRuleError, match='mode="tape"'):
+            fad.grad(f, mode=mode)(0.3)
+
+
+def test_custom_vjp_several_outputs_gets_all_cotangents_in_one_bwd_call() -> None:
+    # JAX calls bwd once with the cotangents of every output: a bwd that clips their sum
+    calls: list[Any] = []
+
+    @fad.custom_vjp
+    def pair(x: Any) -> tuple[Any, Any]:
+        return x, x
+
+    def bwd(res: Any, g: tuple[Any, Any]) -> tuple[Any]:
+        calls.append(g)
+        return (min(max(g[0] + g[1], -1.0), 1.0),)
+
+    pair.defvjp(lambda x: (pair(x), None), bwd)
+    a, b = 0.75, 0.5
+    # two calls of pair: each bwd sees its own cotangents (and clips nothing here)
+    assert fad.grad(lambda x: a * pair(x)[0] + b * pair(x)[1])(2.0) == a + b
+    assert sorted(tuple(c) for c in calls) == [(0.0, b), (a, 0.0)]
+    calls.clear()
+    # one call: one bwd with both cotangents, whose sum is clipped
+    assert fad.grad(lambda x: (lambda p: a * p[0] + b * p[1])(pair(x)))(2.0) == 1.0
+    assert [tuple(c) for c in calls] == [(a, b)]

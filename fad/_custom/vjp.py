@@ -99,6 +99,9 @@ class _Gathered:
 
     __rmul__ = __mul__
 
+    def __repr__(self) -> str:
+        return f"<cotangents of the outputs {self.cts!r}>"
+
 
 class _Tangents:
     """Input tangents gathered along a cotangent chain swept forwards (``linearize``)."""
@@ -171,6 +174,9 @@ class _Select:
 
     __rmul__ = __mul__
 
+    def __repr__(self) -> str:
+        return f"<cotangent of output {self.j} of {self.pull.custom._name}>"
+
 
 class _Pass:
     """∂(chain link)/∂(previous link): passes the gathered cotangent (or tangents) on."""
@@ -198,6 +204,9 @@ class _Entry:
         return _Tangents({self.i: g})  # a forward sweep carries the input's tangent
 
     __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"<bwd of {self.pull.custom._name}: cotangent of input {self.i}>"
 
 
 _PASS = _Pass()
@@ -407,9 +416,10 @@ class custom_vjp(Custom[P, R]):
     def _general_partial(self, call: Call, j: int, i: int, primals: Sequence[Any]) -> Any:
         msg = (
             f"fad.custom_vjp function {call.custom._name} is used in Taylor mode (fad.taylor, "
-            "fad.derivative of order 2 or more, a Jet), which needs derivatives of every "
-            "order, but bwd gives first derivatives only. Give the function a forward rule "
-            "with fad.custom_jvp, which Taylor mode differentiates to any order."
+            "fad.derivative of order 2 or more, a Jet: a tracer that evaluates partials on "
+            "its own objects), which needs derivatives of every order, but bwd gives first "
+            "derivatives only. Give the function a forward rule with fad.custom_jvp, which "
+            "Taylor mode differentiates to any order."
         )
         raise CustomRuleError(msg)
 
