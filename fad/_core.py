@@ -227,6 +227,12 @@ def top_tracer(args: Sequence[Any], where: Primitive | str) -> tuple[type | None
 
 def bind(prim: Primitive, *args: Any) -> Any:
     """Apply ``prim`` to ``args``: on numbers directly, else by the top tracer's rule."""
+    for arg in args:  # plain floats and ints, the common case, without a call
+        t = type(arg)
+        if t is not float and t is not int:
+            break
+    else:
+        return prim.impl(*args)
     top, level = top_tracer(args, prim)
     if top is None:
         return prim.impl(*args)
