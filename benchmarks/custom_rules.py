@@ -129,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 ok = False
     print(
         "\nslope: log-log slope of time against n; ratio: the largest ratio to the code "
-        "without the rule. Targets: slope ≤ 1.1, ratio ≤ 2."
-        + ("" if ok else "  NOT MET.")
+        "without the rule. Targets: slope ≤ 1.1, ratio ≤ 2." + ("" if ok else "  NOT MET.")
     )
     return 0 if ok else 1
 

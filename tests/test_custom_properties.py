@@ -277,9 +277,7 @@ def test_nonlinear_bwd_matches_jax_or_raises(program: Program, point: list[float
     others: list[Callable[[], Any]] = [
         *(lambda m=m: fad.grad(f, argnums=argnums, mode=m)(*xs) for m in ("memo", "naive")),
         lambda: fad.jacfwd(f, argnums=argnums)(*xs),
-        lambda: tuple(
-            fad.jvp(f, xs, [float(k == i) for k in range(n)])[1] for i in range(n)
-        ),
+        lambda: tuple(fad.jvp(f, xs, [float(k == i) for k in range(n)])[1] for i in range(n)),
     ]
     errors = []
     for transform in others:
@@ -289,5 +287,14 @@ def test_nonlinear_bwd_matches_jax_or_raises(program: Program, point: list[float
             errors.append(str(e))
         else:
             assert close(got, tuple(want))
+    # second order: forward over reverse agrees with fad.hessian (reverse over
+    # reverse, which applies the rule at both levels) or refuses
+    h = fad.hessian(f, argnums=argnums)(*xs)
+    try:
+        h_fwd = fad.jacfwd(fad.jacrev(f, argnums=argnums), argnums=argnums)(*xs)
+    except fad.CustomRuleError as e:
+        errors.append(str(e))
+    else:
+        assert close(h_fwd, h)
     assert has_clip or not errors
     assert all("not linear" in e for e in errors)

@@ -16,10 +16,10 @@ the top tracers, so that every tracer applies them with its ordinary rule:
 
 * A **Jacobian chain** (every first-order tracer: ``Dual``, every reverse strategy, a
   user's tracer): the partials ∂outⱼ/∂xᵢ are numbers (of lower levels) computed from
-  the rule, and output j is a chain of binary nodes ``c = node(c, xᵢ)`` whose partials
-  are 1 and ∂outⱼ/∂xᵢ. A chain costs O(1) per input, where one primitive of n inputs
-  costs O(n) per partial (each partial is called with every argument): custom rules
-  cost O(n) in n inputs.
+  the rule, and output j is a chain of nodes ``c = node(c, xᵢ, …, xₖ)`` of up to 16
+  input leaves each, whose partials are 1 and the ∂outⱼ/∂xᵢ. Every partial is called
+  with all of its node's arguments, so one primitive of n inputs would cost O(n²);
+  the chain costs O(n).
 
   - ``custom_jvp``: the JVP rule runs once, with reverse-mode tracers (a fresh tape)
     as tangents; one sweep per output leaf gives its row of partials. The rule runs on
@@ -28,7 +28,7 @@ the top tracers, so that every tracer applies them with its ordinary rule:
     once with the actual tangents instead (as JAX's ``jvp`` does).
   - ``custom_vjp``: row j is ``bwd(res, eⱼ)`` (one call per output leaf), exact for a
     ``bwd`` linear in ``g``, as a VJP is. fad checks that by calling ``bwd`` at
-    ``_PROBE · eⱼ`` too and raises :class:`CustomRuleError` when the two disagree:
+    ``−1024·eⱼ`` too and raises :class:`CustomRuleError` when the two disagree:
     forward mode (JAX refuses it outright) then names ``custom_jvp``, and
     ``mode="memo"`` / ``"naive"`` (whose backward passes cannot hand ``bwd`` the summed
     cotangent) name ``mode="tape"``.

@@ -67,7 +67,6 @@ def is_real(value: Any) -> bool | None:
     return False if isinstance(value, numbers.Real) else None
 
 
-
 # --------------------------------------------------------------------------------------
 # the kind of the top tracer, asked once per class
 
@@ -84,7 +83,6 @@ def kind_of(cls: type) -> str:
 
 class Retry(Exception):
     """Raised by a chain whose tracer evaluates partials later or on its own objects."""
-
 
 
 # --------------------------------------------------------------------------------------
@@ -181,9 +179,7 @@ def chain(
             if probe is not None:
                 probe.partial = partials[0]
                 partials[0] = probe
-            prim = prims[has_link, width, is_last] = Node(
-                name, value if is_last else 0.0, partials
-            )
+            prim = prims[has_link, width, is_last] = Node(name, value if is_last else 0.0, partials)
         return prim
 
     n = len(traced)
@@ -199,7 +195,6 @@ def chain(
         c = bind(node(True, width, stop == n), c, *[leaves[i] for i in traced[start:stop]], start)
         start = stop
     return c
-
 
 
 # --------------------------------------------------------------------------------------
@@ -543,8 +538,5 @@ class GeneralPrimitive(Primitive):
         return self.call.outputs(args)[self.index]
 
 
-
 def is_zero(x: Any) -> bool:
     return type(x) is float and x == 0.0
-
-

@@ -184,5 +184,3 @@ class custom_jvp(Custom[P, R]):
             hit = (list(primals), t_out)
             call.general_partials[key] = hit
         return hit[1][j]
-
-

@@ -42,7 +42,6 @@ treat signs differently; large, to catch clipping at any bound below 1024.
 """
 
 
-
 def _sums_cotangents(leaf: Any) -> bool:
     """Whether ``leaf``'s class is a reverse strategy that hands each partial the summed
     cotangent of its value (the tape, a user's bottom-up sweep); not Codual's closures
@@ -64,7 +63,6 @@ def _mode_advice(leaf: Any) -> str:
         "(JAX refuses forward mode on a custom_vjp). Use reverse mode (grad, vjp, jacrev), "
         "or give the function a forward rule with fad.custom_jvp."
     )
-
 
 
 class _Gathered:
@@ -210,7 +208,6 @@ class _Entry:
 
 
 _PASS = _Pass()
-
 
 
 # --------------------------------------------------------------------------------------
@@ -424,7 +421,6 @@ class custom_vjp(Custom[P, R]):
         raise CustomRuleError(msg)
 
 
-
 def _close(a: Any, b: Any) -> bool:
     """Whether two cotangents agree (to rounding; nan and inf compare as themselves)."""
     if a == b:
@@ -436,4 +432,3 @@ def _close(a: Any, b: Any) -> bool:
     if math.isnan(fa) and math.isnan(fb):
         return True
     return abs(fa - fb) <= 1e-9 * (abs(fa) + abs(fb))
-
