@@ -58,7 +58,7 @@ def _mode_advice(leaf: Any) -> str:
             'mode="tape" (the default), which calls bwd with it, as JAX does.'
         )
     return (
-        f"forward mode ({type(leaf).__name__}: jvp, jacfwd, derivative, taylor) takes the "
+        f"forward mode ({type(leaf).__name__}: jvp, jacfwd, derivative) takes the "
         "Jacobian from bwd at unit cotangents, which is exact only for a bwd linear in g "
         "(JAX refuses forward mode on a custom_vjp). Use reverse mode (grad, vjp, jacrev), "
         "or give the function a forward rule with fad.custom_jvp."
