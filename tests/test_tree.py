@@ -12,6 +12,10 @@ from hypothesis import strategies as st
 
 import fad
 from fad.tree import (
+    DictKey,
+    GetAttrKey,
+    SequenceKey,
+    keystr,
     register_pytree_node,
     tree_flatten,
     tree_flatten_with_path,
@@ -138,9 +142,13 @@ def test_repr_of_structures() -> None:
 def test_paths() -> None:
     tree = (1.0, {"w": [2.0, 3.0]}, Pair(4.0, None), Params(w=5.0, b=6.0))
     pairs, _ = tree_flatten_with_path(tree)
-    assert [p for p, _ in pairs] == ["[0]", "[1]['w'][0]", "[1]['w'][1]", "[2].a", "[3].w", "[3].b"]
+    strs = ["[0]", "[1]['w'][0]", "[1]['w'][1]", "[2].a", "[3].w", "[3].b"]
+    assert [keystr(p) for p, _ in pairs] == strs
+    assert [str(p) for p, _ in pairs] == strs  # what the transforms' messages print
     assert [v for _, v in pairs] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-    assert tree_flatten_with_path(7.0)[0] == [("", 7.0)]
+    assert pairs[1][0] == (SequenceKey(1), DictKey("w"), SequenceKey(0))
+    assert pairs[3][0] == (SequenceKey(2), GetAttrKey("a"))
+    assert tree_flatten_with_path(7.0)[0] == [((), 7.0)]
 
 
 def test_is_leaf() -> None:
