@@ -48,6 +48,7 @@ import collections
 import dataclasses
 import functools
 import numbers
+import operator
 import sys
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar
@@ -433,11 +434,30 @@ def _fields_node(t: type, fields: tuple[tuple[str, str, int], ...]) -> _NodeType
     cls_name = t.__name__
     init = {name: arg for name, arg, _ in fields}
     order = {name: i for i, (name, _, _) in enumerate(fields)}
+    n_fields = len(fields)
+    get_all = operator.attrgetter(*(name for name, _, _ in fields)) if fields else None
+    has_static = any(how == _STATIC for _, _, how in fields)
+    auto_at = tuple(i for i, (_, _, how) in enumerate(fields) if how == _AUTO)
+    # the aux data of a node with no static field (the common case), made once
+    plain = (tuple(name for name, _, _ in fields), ())
+    inits: dict[tuple[str, ...], tuple[str, ...]] = {plain[0]: tuple(init[n] for n in plain[0])}
+
+    def values(n: Any) -> tuple[Any, ...]:
+        if get_all is None:
+            return ()
+        v = get_all(n)
+        return (v,) if n_fields == 1 else v  # type: ignore[no-any-return]
 
     def flatten(n: Any) -> tuple[list[Any], Any]:
+        vals = values(n)
+        if not has_static:
+            for i in auto_at:
+                if isinstance(vals[i], (str, bytes)):
+                    break
+            else:
+                return list(vals), plain
         children, names, statics = [], [], []
-        for name, _, how in fields:
-            v = getattr(n, name)
+        for (name, _, how), v in zip(fields, vals, strict=True):
             if how == _STATIC or (how == _AUTO and isinstance(v, (str, bytes))):
                 statics.append((name, v))
             else:
@@ -447,8 +467,12 @@ def _fields_node(t: type, fields: tuple[tuple[str, str, int], ...]) -> _NodeType
 
     def unflatten(aux: Any, ch: list[Any]) -> Any:
         names, statics = aux
-        kwargs = {init[name]: c for name, c in zip(names, ch, strict=True)}
-        kwargs.update((init[name], v) for name, v in statics)
+        args = inits.get(names)
+        if args is None:
+            args = inits[names] = tuple(init[n] for n in names)
+        kwargs = dict(zip(args, ch, strict=True))
+        for name, v in statics:
+            kwargs[init[name]] = v
         return t(**kwargs)
 
     def keys(n: Any, aux: Any, k: int) -> list[tuple[Any, ...]]:
