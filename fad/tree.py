@@ -446,7 +446,7 @@ def _fields_node(t: type, fields: tuple[tuple[str, str, int], ...]) -> _NodeType
         if get_all is None:
             return ()
         v = get_all(n)
-        return (v,) if n_fields == 1 else v  # type: ignore[no-any-return]
+        return (v,) if n_fields == 1 else v
 
     def flatten(n: Any) -> tuple[list[Any], Any]:
         vals = values(n)
