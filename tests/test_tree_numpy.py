@@ -194,3 +194,36 @@ def test_fad_imports_and_works_without_numpy() -> None:
         "assert 'numpy' not in sys.modules or sys.modules['numpy'] is None\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@settings(max_examples=20)
+@given(arrays(shapes.filter(lambda s: 0 < len(s) <= 2)), st.data())
+def test_jvp_vjp_and_check_grads_on_arrays(x: Any, data: st.DataObject) -> None:
+    t = data.draw(arrays(st.just(x.shape)))
+    ct = data.draw(arrays(st.just((2, *x.shape))))
+    out, t_out = fad.jvp(vector_fun, (x,), (t,))
+    out_l, t_out_l = fad.jvp(vector_fun, (x.tolist(),), (t.tolist(),))
+    assert out.shape == t_out.shape == (2, *x.shape)
+    assert t_out.tolist() == t_out_l
+    assert out.tolist() == out_l
+    _, f_vjp = fad.vjp(vector_fun, x)
+    _, f_vjp_l = fad.vjp(vector_fun, x.tolist())
+    (x_bar,) = f_vjp(ct)
+    assert x_bar.shape == x.shape
+    assert x_bar.tolist() == f_vjp_l(ct.tolist())[0]
+    fad.testing.check_grads(scalar_fun, (x,))
+
+
+def test_jacobian_of_a_dict_of_arrays_is_a_dict_of_arrays_as_jax() -> None:
+    p = {"a": np.array([1.0, 2.0]), "b": np.array([[3.0, 4.0, 5.0]])}
+
+    def f(p: Any) -> Any:
+        return p["a"] * p["b"].sum()
+
+    for jac in (fad.jacfwd, fad.jacrev):
+        j = jac(f)(p)
+        assert sorted(j) == ["a", "b"]
+        assert j["a"].shape == (2, 2)
+        assert j["b"].shape == (2, 1, 3)
+        assert np.array_equal(j["a"], 12.0 * np.eye(2))
+        assert np.array_equal(j["b"], np.broadcast_to(p["a"][:, None, None], (2, 1, 3)))
