@@ -159,7 +159,8 @@ class FlattenedIndexKey:
 class KeyPath(tuple[Any, ...]):
     """A key path: a tuple of key entries, whose ``str()`` is :func:`keystr` of it.
 
-    It compares equal to the plain tuple of its entries, as JAX's paths are tuples.
+    It compares equal to the plain tuple of its entries, as JAX's paths are tuples,
+    and paths sort by their text.
 
     Example:
         >>> from fad.tree import DictKey, KeyPath, SequenceKey
@@ -172,6 +173,20 @@ class KeyPath(tuple[Any, ...]):
 
     def __str__(self) -> str:
         return keystr(self)
+
+    # key entries of different kinds do not compare, so paths sort by their text
+    # (as fad's paths did when they were strings)
+    def __lt__(self, other: tuple[Any, ...]) -> bool:
+        return keystr(self) < keystr(other)
+
+    def __le__(self, other: tuple[Any, ...]) -> bool:
+        return keystr(self) <= keystr(other)
+
+    def __gt__(self, other: tuple[Any, ...]) -> bool:
+        return keystr(self) > keystr(other)
+
+    def __ge__(self, other: tuple[Any, ...]) -> bool:
+        return keystr(self) >= keystr(other)
 
 
 def keystr(keys: Sequence[Any], *, simple: bool = False, separator: str = "") -> str:

@@ -249,6 +249,8 @@ def test_key_paths_lead_to_their_leaves(tree: Any) -> None:
         assert eval("tree" + keystr(path), {"tree": tree}) is leaf
         assert str(path) == keystr(path)
     assert len({tuple(p) for p, _ in pairs}) == len(pairs)
+    paths = [p for p, _ in pairs]
+    assert [keystr(p) for p in sorted(paths)] == sorted(keystr(p) for p in paths)
 
 
 @given(trees)
@@ -448,6 +450,12 @@ def test_unmarked_non_numeric_field_is_reported_with_the_fix() -> None:
     assert 'attrs.field(metadata={"static": True})' in msg
     with pytest.raises(TypeError, match=r"at path \.tag is a str.*'tag' of Model"):
         fad.grad(lambda m: m.w[0])(Model([1.0], "m", None, "not a number"))
+    with pytest.raises(TypeError, match=r"path \[1\]\.b is a str.*'b' of Layer.*meta field"):
+        fad.grad(lambda t: t[0])((1.0, Layer([1.0], "oops")))
+    # a leaf that is not a field gets no such hint
+    with pytest.raises(TypeError) as info:
+        fad.grad(lambda t: t[0])((1.0, "oops"))
+    assert "static" not in str(info.value)
 
 
 def test_partial_is_a_pytree_of_its_arguments() -> None:
