@@ -450,8 +450,9 @@ def test_unmarked_non_numeric_field_is_reported_with_the_fix() -> None:
     assert 'attrs.field(metadata={"static": True})' in msg
     with pytest.raises(TypeError, match=r"at path \.tag is a str.*'tag' of Model"):
         fad.grad(lambda m: m.w[0])(Model([1.0], "m", None, "not a number"))
+    bad: Any = "oops"
     with pytest.raises(TypeError, match=r"path \[1\]\.b is a str.*'b' of Layer.*meta field"):
-        fad.grad(lambda t: t[0])((1.0, Layer([1.0], "oops")))
+        fad.grad(lambda t: t[0])((1.0, Layer([1.0], bad)))
     # a leaf that is not a field gets no such hint
     with pytest.raises(TypeError) as info:
         fad.grad(lambda t: t[0])((1.0, "oops"))
