@@ -252,8 +252,13 @@ _registry: dict[type, _NodeType | None] = {
 }
 
 
-def _index_keys(node: Any, aux: Any, n: int) -> list[tuple[Any, ...]]:
-    return [(SequenceKey(i),) for i in range(n)]
+@functools.lru_cache(maxsize=256)
+def _seq_keys(n: int) -> tuple[tuple[SequenceKey], ...]:
+    return tuple((SequenceKey(i),) for i in range(n))
+
+
+def _index_keys(node: Any, aux: Any, n: int) -> Sequence[tuple[Any, ...]]:
+    return _seq_keys(n)
 
 
 def _flat_index_keys(node: Any, aux: Any, n: int) -> list[tuple[Any, ...]]:
