@@ -633,7 +633,13 @@ def _is_ndarray(x: Any) -> bool:
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, numbers.Number) and not is_tracer(x)
+    t = type(x)
+    if t is float or t is int or t is bool:
+        return True
+    if not isinstance(x, numbers.Number):
+        return False
+    # numpy's scalars are numbers; the Tracer protocol check costs tens of µs on them
+    return t.__module__ == "numpy" or not is_tracer(x)
 
 
 def _array_unflatten(shape: tuple[int, ...], children: list[Any]) -> Any:
