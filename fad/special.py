@@ -612,7 +612,14 @@ def _ndtri_value(p: float) -> float:
     sign = -1.0 if p < 0.5 else 1.0
     q = 2.0 * p if p < 0.5 else 2.0 * (1.0 - p)
     z = _erfinv_small(1.0 - q) if q >= 0.5 else _erfcinv_tail(q)  # 1 - q exact too
-    return sign * _SQRT2 * z
+    x = sign * _SQRT2 * z
+    if p < 1e-280:
+        # erfc is subnormal near here, with few significant digits: polish with
+        # Newton steps on log Φ(x) = log p, by the asymptotic series of log_ndtr.
+        log_p = math.log(p)
+        for _ in range(3):
+            x -= (_log_ndtr_value(x) - log_p) / (-x / _mills_series(x))
+    return x
 
 
 def _ndtr_value(x: float) -> float:
@@ -817,14 +824,14 @@ def _betaln_value(a: float, b: float) -> float:
     if math.isinf(b):
         return -math.inf
     if b < _STIRLING_FROM:
-        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+        return _lgamma(a) + _lgamma(b) - _lgamma(a + b)
     # lgamma(b) - lgamma(a + b) by Stirling's series, without the cancellation of two
     # large lgammas: -a·log b - (a + b - ½)·log1p(a/b) + a + Δ(b) - Δ(a + b).
     ratio = a / b
     corr = _stirling_correction(b) - _stirling_correction(a + b)
     if a < _STIRLING_FROM:
         return (
-            math.lgamma(a) - a * math.log(b) - (a + b - 0.5) * math.log1p(ratio) + a + corr
+            _lgamma(a) - a * math.log(b) - (a + b - 0.5) * math.log1p(ratio) + a + corr
         )
     return (
         _LOG_SQRT_2PI
@@ -900,6 +907,20 @@ def _lgamma1p(a: float) -> float:
         if math.fabs(term) <= 1e-17 * math.fabs(total):
             break
     return total - _EULER * a
+
+
+def _lgamma(x: float) -> float:
+    """``math.lgamma``, but accurate relative to its value near its zeros 1 and 2.
+
+    CPython's lgamma is accurate to a few ulps *of 1* there: near 1 and 2, where
+    lgamma crosses 0, that is a large relative error, which betaln would inherit.
+    """
+    if 0.5 <= x < 1.5:
+        return _lgamma1p(x - 1.0)  # x - 1 is exact here (Sterbenz)
+    if 1.5 <= x < 2.5:
+        d = x - 2.0  # lgamma(2 + d) = log(1 + d) + lgamma(1 + d), d exact
+        return math.log1p(d) + _lgamma1p(d)
+    return math.lgamma(x)
 
 
 def _zeta(k: int) -> float:
