@@ -444,3 +444,19 @@ def test_gammainc_is_not_differentiated_in_a() -> None:
         # a stopped (or plain) a is fine
         g = fad.grad(lambda a, x, fun=fun: fun(fad.stop_gradient(a), x), argnums=1)(2.0, 1.0)
         assert close(abs(g), math.exp(-1.0), 1e-15)
+
+
+@settings(max_examples=30)
+@given(data=st.data())
+def test_all_partials_of_logsumexp_match_the_partials(data: st.DataObject) -> None:
+    # The one-call form (used by tracers that support ``all_partials``) against the
+    # one-at-a-time partials of the same registry entry.
+    n = data.draw(st.integers(1, 5))
+    ab = data.draw(st.tuples(*[real(-20, 20)] * n, *[st.sampled_from([1.0, 0.5, 2.0])] * n))
+    prim = fs.logsumexp_n(n)
+    ans = prim.impl(*ab)
+    assert prim.partials is not None
+    one_by_one = [p(ans, *ab) for p in prim.partials]
+    assert fs._logsumexp_all(ans, *ab) == one_by_one
+    every = getattr(prim, "all_partials", None)
+    assert every is None or every is fs._logsumexp_all
