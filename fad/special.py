@@ -843,9 +843,10 @@ def _betaln_value(a: float, b: float) -> float:
     ratio = a / b
     corr = _stirling_correction(b) - _stirling_correction(a + b)
     if a < _STIRLING_FROM:
-        return (
-            _lgamma(a) - a * math.log(b) - (a + b - 0.5) * math.log1p(ratio) + a + corr
-        )
+        # -(a + b - ½)·log1p(r) + a with r = a/b, as -(a - ½)·r - (a + b - ½)·(log1p(r) - r):
+        # b·r = a, so the two terms of size a that cancel are taken out exactly.
+        rest = -(a - 0.5) * ratio - (a + b - 0.5) * _log1pmx(ratio)
+        return _lgamma(a) - a * math.log(b) + rest + corr
     return (
         _LOG_SQRT_2PI
         - 0.5 * math.log(b)
