@@ -95,7 +95,7 @@ def exact_logsumexp(a: list[float], b: list[float]) -> float:
         return -math.inf if total == 0 else float(total.ln())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(a=st.lists(wide, min_size=1, max_size=6), data=st.data())
 def test_logsumexp_against_exact_and_scipy(sp: Any, a: list[float], data: st.DataObject) -> None:
     scale = 1.0 + max(abs(v) for v in a)
@@ -279,7 +279,7 @@ def exact_lgamma(*terms: float) -> decimal.Decimal:
         return total - shift
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(a=log_uniform(-3.0, 4.0), b=log_uniform(-3.0, 12.0))
 def test_betaln_against_exact_decimals(a: float, b: float) -> None:
     want = float(exact_lgamma(a) + exact_lgamma(b) - exact_lgamma(a, b))
