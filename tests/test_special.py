@@ -180,6 +180,7 @@ def test_documented_values() -> None:
     assert fs.softplus(0.0) == math.log(2.0)
     assert fs.logsumexp([]) == -math.inf
     assert fs.logsumexp([1000.0, 1000.0]) == 1000.0 + math.log(2.0)
+    assert close(fs.logsumexp([float(i) for i in range(10)]), 9.45862974442671, 1e-15)  # SciPy's
     assert fs.softmax([]) == []
     assert fs.softmax([1000.0, 1000.0]) == [0.5, 0.5]
     assert fs.log_softmax([0.0, 0.0]) == [-math.log(2.0)] * 2
