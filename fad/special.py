@@ -571,7 +571,7 @@ def _erfinv_small(y: float) -> float:
         step = f / (2.0 / _SQRT_PI * math.exp(-x * x))
         step /= 1.0 + x * step  # Halley: erf'' = -2x erf'
         x -= step
-        if math.fabs(step) <= _EPS * math.fabs(x):
+        if math.fabs(step) <= 4.0 * _EPS * math.fabs(x):  # a few ulps: only rounding left
             break
     return x
 
@@ -593,7 +593,7 @@ def _erfcinv_tail(q: float) -> float:
         slope = -2.0 / _SQRT_PI * math.exp(-z * z - log_e)
         step = (log_e - log_q) / slope
         z -= step
-        if math.fabs(step) <= _EPS * z:
+        if math.fabs(step) <= 4.0 * _EPS * z:
             break
     return z
 
