@@ -588,10 +588,13 @@ def _erfcinv_tail(q: float) -> float:
         if e == 0.0:  # past the last subnormal: come back
             z *= 0.99
             continue
-        # h(z) = log erfc(z) - log q;  h'(z) = -(2/√π) exp(-z² - log erfc z)
+        # h(z) = log erfc(z) - log q;  h'(z) = -(2/√π) exp(-z² - log erfc z). Close to
+        # the root, h is (e - q)/e to first order, which is free of the rounding of log.
         log_e = math.log(e)
         slope = -2.0 / _SQRT_PI * math.exp(-z * z - log_e)
-        step = (log_e - log_q) / slope
+        residual = e - q
+        h = residual / e if math.fabs(residual) < 1e-3 * e else log_e - log_q
+        step = h / slope
         z -= step
         if math.fabs(step) <= 4.0 * _EPS * z:
             break
