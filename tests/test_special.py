@@ -429,6 +429,12 @@ def test_taylor_mode_of_softplus_is_sigmoid(x: float) -> None:
     d_sigmoid = fad.taylor(fs.sigmoid, x, 4)
     for k in range(1, 6):
         assert close(d_softplus[k], d_sigmoid[k - 1], 1e-12, 1e-13)
+    # softmax([t, 0])[0] = sigmoid(t), log_softmax([t, 0])[0] = -softplus(-t)
+    d_first = fad.taylor(lambda t: fs.softmax([t, 0.0])[0], x, 4)
+    assert all(close(a, b, 1e-12, 1e-13) for a, b in zip(d_first, d_sigmoid, strict=True))
+    d_log = fad.taylor(lambda t: fs.log_softmax([t, 0.0])[0], x, 4)
+    d_minus = fad.taylor(lambda t: -fs.softplus(-t), x, 4)
+    assert all(close(a, b, 1e-12, 1e-13) for a, b in zip(d_log, d_minus, strict=True))
     # log_ndtr' = exp(log φ - log Φ): through Jet, the same as nested Duals
     d = fad.taylor(fs.log_ndtr, x, 3)
     assert close(d[2], fad.derivative(fs.log_ndtr, 2)(x), 1e-12, 1e-14)
