@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
@@ -75,6 +76,7 @@ _LN2 = math.log(2.0)
 _SQRT1_2 = math.sqrt(0.5)
 _SQRT2 = math.sqrt(2.0)
 _SQRT_PI = math.sqrt(math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -638,8 +640,37 @@ def _ndtri_value(p: float) -> float:
     return x
 
 
+def _two_product(a: float, b: float) -> tuple[float, float]:
+    """``(p, e)`` with ``p = fl(a·b)`` and ``p + e == a·b`` exactly (Dekker, for |a·b| < 1e300)."""
+    p = a * b
+    c = 134217729.0 * a  # 2²⁷ + 1: Veltkamp's split into 26-bit halves
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = 134217729.0 * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _exact_sqrt1_2_rest() -> float:
+    with decimal.localcontext() as ctx:
+        ctx.prec = 40
+        return float(decimal.Decimal(2).sqrt() / 2 - decimal.Decimal(_SQRT1_2))
+
+
+_SQRT1_2_REST = _exact_sqrt1_2_rest()  # 1/√2 - fl(1/√2)
+
+
 def _ndtr_value(x: float) -> float:
-    return 0.5 * math.erfc(-float(x) * _SQRT1_2)
+    x = float(x)
+    if not -40.0 < x < -3.0:
+        return 0.5 * math.erfc(-x * _SQRT1_2)
+    # Φ(x) = erfc(z)/2 at z = -x/√2, which fl(-x·fl(1/√2)) misses by ~|z|·ε: a
+    # relative error 2z²·ε in the tail. Carry the missing part dz to first order.
+    p, e = _two_product(x, _SQRT1_2)
+    z = -p
+    dz = -(e + x * _SQRT1_2_REST)
+    return 0.5 * (math.erfc(z) - _TWO_OVER_SQRT_PI * math.exp(-z * z) * dz)
 
 
 # Σₖ (-1)ᵏ (2k-1)!! / x²ᵏ, k = 0..12: the asymptotic series of the Mills ratio.
@@ -737,7 +768,8 @@ def ndtr(x: _T) -> _T: ...
 def ndtr(x: Real) -> Any:
     """The standard normal distribution function Φ(x) = ``erfc(-x/√2) / 2``.
 
-    Accurate in relative terms in the left tail (no ``1 - erf`` cancellation).
+    Accurate in relative terms in the left tail: no ``1 - erf`` cancellation, and the
+    rounding of ``x/√2`` (which would cost a relative error of x²·ε) corrected.
 
     Args:
         x: a real scalar or tracer.
