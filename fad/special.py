@@ -318,8 +318,9 @@ def logsumexp(a: Sequence[Real], b: Sequence[Real] | None = None) -> Any: ...
 def logsumexp(a: Sequence[Real], b: Sequence[Real] | None = None) -> Any:
     """``log(sum(b[i] * exp(a[i])))``, shifted by the largest term so it cannot overflow.
 
-    One primitive of all the terms: its partials ``b[i] * exp(a[i] - ans)`` cost O(1)
-    each, so a gradient costs O(n), as the function does.
+    One primitive of all the terms (and weights): its partials ``b[i] * exp(a[i] - ans)``
+    and ``exp(a[i] - ans)`` cost O(1) each and come from one call for all of them, so a
+    gradient costs O(n), as the function does.
 
     Args:
         a: a sequence of real scalars or tracers (empty gives ``-inf``).
