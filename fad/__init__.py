@@ -1,6 +1,7 @@
 """fad: dual and codual numbers, automatic differentiation with a JAX-style API."""
 
 from fad import math as math
+from fad import special as special
 from fad import testing as testing
 from fad import tree as tree
 from fad import viz as viz
@@ -50,6 +51,7 @@ __all__ = [
     "linearize",
     "math",
     "primitive",
+    "special",
     "stop_gradient",
     "structurally_equal",
     "taylor",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fad._core import is_tracer
-from fad.tree import PyTreeDef, tree_flatten, tree_flatten_with_path, tree_map
+from fad.tree import PyTreeDef, _leaf_hint, tree_flatten, tree_flatten_with_path, tree_map
 
 Mode = str | type | None
 """``mode=``: ``"tape"`` (default), ``"memo"``, ``"naive"``, a tracer class, or ``None``."""
@@ -50,7 +50,7 @@ def _bad_leaf(
     path, leaf = tree_flatten_with_path(tree)[0][index]
     kind = type(leaf).__name__
     msg = (
-        f"fad.{fname}: {_where(name, path)} is a {kind} ({leaf!r}); the leaves of a "
+        f"fad.{fname}: {_where(name, str(path))} is a {kind} ({leaf!r}); the leaves of a "
         f"{what} value must be real scalars: float, int or a fad tracer (None is an "
         "empty subtree)."
     )
@@ -58,7 +58,7 @@ def _bad_leaf(
         msg += (
             " Pass values that are not differentiated as arguments outside argnums, or "
             "close over them."
-        )
+        ) + _leaf_hint(tree, index)
     return TypeError(msg)
 
 
