@@ -10,13 +10,16 @@ To add a primitive: one entry here, one wrapper in ``fad/math.py``; the test sui
 walks :data:`REGISTRY` and checks every entry against finite differences.
 
 Points where a derivative is infinite or undefined inside a function's domain (``sqrt``
-at 0, ``asin`` at ±1, ``x ** 0.5`` at 0, ``atan2`` at the origin) raise
-:class:`ZeroDivisionError` naming the function and the point, as Python's own
-``1 / 0.0`` does; fad never returns a silently wrong derivative. The partials are only
-evaluated for arguments that carry a derivative, so ``sqrt(fad.stop_gradient(x))``
-at 0 is fine. ``abs``, ``fabs`` and ``hypot`` take the derivative 0 at the kink (as
-autograd and JAX do). Domain errors of the functions themselves come from ``math``
-unchanged, because ``impl`` always runs on plain numbers at the bottom.
+at 0, ``asin`` at ±1, ``x ** 0.5`` at 0, ``atan2`` at the origin, ``x ** y`` at base 0
+with a traced exponent y <= 0) raise :class:`ZeroDivisionError` naming the function and
+the point, as Python's own ``1 / 0.0`` does; fad never returns a silently wrong
+derivative. The partials are only evaluated for arguments that carry a derivative, so
+``sqrt(fad.stop_gradient(x))`` at 0 is fine. At a kink fad takes one fixed value:
+``abs`` and ``fabs`` 0 at 0 (as autograd; JAX takes 1 there), ``hypot`` 0 at the origin,
+``copysign`` 0 in ``x`` at ``x = 0`` and 0 in ``y`` everywhere; the table of every such
+convention is in docs/primitives.md ("Conventions at kinks and singular points"). Domain
+errors of the functions themselves come from ``math`` unchanged, because ``impl`` always
+runs on plain numbers at the bottom.
 """
 
 from __future__ import annotations
@@ -194,8 +197,6 @@ floordiv: Primitive = _def("floordiv", operator.floordiv)
 floor: Primitive = _def("floor", math.floor)
 ceil: Primitive = _def("ceil", math.ceil)
 trunc: Primitive = _def("trunc", math.trunc)
-# Not registered: a helper with no counterpart in ``math`` (kept for code using it).
-sign: Primitive = Primitive("sign", lambda x: (x > 0) - (x < 0), None)
 
 # --- trigonometric -----------------------------------------------------------------
 
@@ -334,11 +335,8 @@ def _quotient(x: Any, y: Any, r: float) -> float:
     return float(round(n)) if math.isfinite(n) else math.nan
 
 
-def _fmod_dy(ans: Any, x: Any, y: Any) -> float:
-    return -_quotient(x, y, primal_value(ans))
-
-
 def _remainder_dy(ans: Any, x: Any, y: Any) -> float:
+    """∂(x - n·y)/∂y = -n, for fmod and remainder alike (each with its own ``ans``)."""
     return -_quotient(x, y, primal_value(ans))
 
 
@@ -348,7 +346,7 @@ def _ldexp_di(ans: Any, x: Any, i: Any) -> NoReturn:
 
 
 copysign: Primitive = _def("copysign", math.copysign, _copysign_dx, lambda ans, x, y: 0.0)
-fmod: Primitive = _def("fmod", math.fmod, lambda ans, x, y: 1.0, _fmod_dy)
+fmod: Primitive = _def("fmod", math.fmod, lambda ans, x, y: 1.0, _remainder_dy)
 remainder: Primitive = _def("remainder", math.remainder, lambda ans, x, y: 1.0, _remainder_dy)
 ldexp: Primitive = _def("ldexp", math.ldexp, lambda ans, x, i: math.ldexp(1.0, i), _ldexp_di)
 
