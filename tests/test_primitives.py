@@ -860,7 +860,7 @@ def test_pow_near_base_zero_gradient_and_hessian_agree(tree: Tree, x: float, y: 
     g, _ = all_agree(grads)
     h, _ = all_agree(hessians)
     if isinstance(g, str) and not overflowed(g):
-        assert h == g, (g, h)
+        assert h == g or overflowed(h), (g, h)
     if not isinstance(h, str) and not overflowed(h):
         assert same(h[0][1], h[1][0]), ("not symmetric", h)
 
