@@ -116,6 +116,13 @@ def conversion_error(value: Any, target: str, depth: int = 2) -> TypeError:
         frame, line = None, ""
     called = _called(line, frame) if frame is not None and line else []
     found = _math_function(called)
+    if frame is not None and frame.f_globals.get("__name__") == "statistics":
+        msg = (
+            f"statistics.{frame.f_code.co_name} converts its data to floats, which would "
+            f"drop the derivative of a {kind}: write the mean as fad.math.fsum(xs) / len(xs) "
+            f"(or sum(xs) / len(xs)), which differentiates. {drop}"
+        )
+        return TypeError(msg)
     if found is not None:
         msg = f"A {kind} (a value carrying a derivative) was passed to Python's math module: "
         msg += _math_hint(*found)
@@ -203,6 +210,50 @@ class TracerOps:
 
     def __round__(self, ndigits: int | None = None) -> Any:
         return round(primal_value(self), ndigits)
+
+    def __divmod__(self, other: Any) -> tuple[Any, Any]:
+        return bind(P.floordiv, self, other), bind(P.mod, self, other)
+
+    def __rdivmod__(self, other: Any) -> tuple[Any, Any]:
+        return bind(P.floordiv, other, self), bind(P.mod, other, self)
+
+    # What numbers.Real gives a number: a tracer is real, its own real part.
+    @property
+    def real(self) -> Any:
+        """The tracer itself (a real number is its own real part), derivative and all."""
+        return self
+
+    @property
+    def imag(self) -> float:
+        """``0.0``: a real number has no imaginary part (and it has no derivative)."""
+        return 0.0
+
+    def conjugate(self) -> Any:
+        """The tracer itself: a real number is its own complex conjugate."""
+        return self
+
+    def is_integer(self) -> bool:
+        """Whether the primal is a whole number (as ``float.is_integer``)."""
+        v = primal_value(self)
+        return isinstance(v, int) or float(v).is_integer()
+
+    def __format__(self, spec: str) -> str:
+        """``f"{x:.3f}"`` formats the primal (debug prints); ``f"{x}"`` is ``str(x)``."""
+        if not spec:
+            return str(self)
+        return format(primal_value(self), spec)
+
+    def as_integer_ratio(self) -> tuple[int, int]:
+        """Refused: a ratio of integers cannot carry a derivative (statistics.mean asks)."""
+        kind = type(self).__name__
+        msg = (
+            f"as_integer_ratio() of a {kind} would drop its derivative: a ratio of integers "
+            "cannot carry one. statistics.mean, variance and stdev convert their data so; "
+            "write the mean as sum(xs) / len(xs) (or fad.math.fsum(xs) / len(xs)), which "
+            "differentiates. To drop the derivative on purpose, use fad.stop_gradient(x) "
+            "or x.primal."
+        )
+        raise TypeError(msg)
 
     # Comparisons and truth act on the primal and return plain bools, so that
     # ordinary control flow works under every transform.
