@@ -678,6 +678,8 @@ _math_ldexp = _P.ldexp.impl
 _math_fma = _P.fma.impl
 _math_log = _P.log.impl
 _polygamma_value = _P.polygamma.impl
+_math_hypot: Callable[..., float] = math.hypot
+_math_isclose = math.isclose
 
 
 @overload
@@ -770,13 +772,6 @@ def polygamma(n: int, x: Real) -> Any:
     return bind(_P.polygamma, n, x)
 
 
-def _all_floats(values: tuple[Any, ...]) -> bool:
-    for v in values:  # noqa: SIM110 - a loop: all() of a generator costs more here
-        if type(v) is not float:
-            return False
-    return True
-
-
 @overload
 def hypot(*coords: float) -> float: ...
 @overload
@@ -789,8 +784,13 @@ def hypot(*coords: Real) -> Any:
         >>> fad.grad(lambda x: fad.math.hypot(x, 4.0))(3.0)
         0.6
     """
-    if _all_floats(coords) or not _has_tracer(coords):
-        return math.hypot(*coords)  # type: ignore[arg-type]  # numbers here: no tracer
+    for c in coords:  # the float fast path, written inline: a call would cost as much
+        if type(c) is not float:
+            break
+    else:
+        return _math_hypot(*coords)
+    if not _has_tracer(coords):
+        return _math_hypot(*coords)
     return bind(_P.hypot_n(len(coords)), *coords)
 
 
@@ -922,5 +922,7 @@ def isclose(a: Real, b: Real, *, rel_tol: float = 1e-09, abs_tol: float = 0.0) -
         True
     """
     if type(a) is float and type(b) is float:
-        return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
+        if rel_tol == 1e-09 and abs_tol == 0.0:  # the defaults: no keywords to pass
+            return _math_isclose(a, b)
+        return _math_isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
     return math.isclose(primal_value(a), primal_value(b), rel_tol=rel_tol, abs_tol=abs_tol)
