@@ -792,7 +792,7 @@ def converges_to(g: Callable[[float], Any], t: float, target: float) -> bool:
     return abs(fine - target) <= tol or abs(fine - target) < abs(coarse - target) / 5
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=120, suppress_health_check=[HealthCheck.filter_too_much])
 @given(tree=pow_trees, t=POW_POINT)
 @example(tree=("pow", ("x",), ("x",)), t=0.0)
 @example(tree=("mpow", ("add", ("c", 1.0), ("x",)), ("x",)), t=-1.0)
@@ -833,7 +833,7 @@ def test_pow_near_base_zero_all_transforms_agree(tree: Tree, t: float) -> None:
                 assert converges_to(lambda z: fad.derivative(g)(z), t, v), ("f''", v)
 
 
-@settings(max_examples=120, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=80, suppress_health_check=[HealthCheck.filter_too_much])
 @given(tree=pow_trees, x=POW_POINT, y=POW_POINT)
 @example(tree=("pow", ("x",), ("y",)), x=0.0, y=1.0)
 @example(tree=("mpow", ("x",), ("y",)), x=0.0, y=2.0)
