@@ -146,52 +146,42 @@ class _ToInt(Protocol):
     def __call__(self, x: Real, /) -> int: ...
 
 
-def _named(fun: Callable[..., Any], spec: Callable[..., Any]) -> Any:
-    """``fun`` with the name, docstring and signature of ``spec``."""
-    return functools.update_wrapper(fun, spec)
-
-
-def _unary(prim: Primitive) -> Callable[[Callable[..., Any]], _Unary]:
+def _one(prim: Primitive) -> Callable[[Callable[..., Any]], Any]:
     """``spec`` (which applies ``prim``), with ``prim.impl`` called directly on a float."""
     impl = prim.impl
 
-    def make(spec: Callable[..., Any]) -> _Unary:
+    def make(spec: Callable[..., Any]) -> Any:
         def fun(x: Any) -> Any:
             if type(x) is float:
                 return impl(x)
             return spec(x)
 
-        return _named(fun, spec)  # type: ignore[no-any-return]
+        return functools.update_wrapper(fun, spec)
 
     return make
 
 
+def _unary(prim: Primitive) -> Callable[[Callable[..., Any]], _Unary]:
+    """The decorator of a function of one real: :func:`_one`, typed as a :class:`_Unary`."""
+    return _one(prim)
+
+
+def _to_int(prim: Primitive) -> Callable[[Callable[..., Any]], _ToInt]:
+    """The decorator of a piecewise-constant function: :func:`_one`, typed as :class:`_ToInt`."""
+    return _one(prim)
+
+
 def _binary(prim: Primitive) -> Callable[[Callable[..., Any]], _Binary]:
-    """As :func:`_unary`, for a primitive of two arguments."""
+    """As :func:`_one`, for a primitive of two arguments, typed as a :class:`_Binary`."""
     impl = prim.impl
 
-    def make(spec: Callable[..., Any]) -> _Binary:
+    def make(spec: Callable[..., Any]) -> Any:
         def fun(x: Any, y: Any) -> Any:
             if type(x) is float and type(y) is float:
                 return impl(x, y)
             return spec(x, y)
 
-        return _named(fun, spec)  # type: ignore[no-any-return]
-
-    return make
-
-
-def _to_int(prim: Primitive) -> Callable[[Callable[..., Any]], _ToInt]:
-    """As :func:`_unary`, for a piecewise-constant primitive (its value is an ``int``)."""
-    impl = prim.impl
-
-    def make(spec: Callable[..., Any]) -> _ToInt:
-        def fun(x: Any) -> Any:
-            if type(x) is float:
-                return impl(x)
-            return spec(x)
-
-        return _named(fun, spec)  # type: ignore[no-any-return]
+        return functools.update_wrapper(fun, spec)
 
     return make
 
