@@ -130,15 +130,22 @@ def conversion_error(value: Any, target: str, depth: int = 2) -> TypeError:
             msg += f" {drop}"
         return TypeError(msg)
     if any(obj is getattr(builtins, target) for _, obj in called):
-        msg = f"{target}() of a {kind} would drop its derivative. {drop}"
-    else:
+        return TypeError(f"{target}() of a {kind} would drop its derivative. {drop}")
+    others = [w for w, obj in called if getattr(obj, "__module__", None) == "builtins"]
+    if others:  # range(x) and the like; the innermost call of a line comes last
         msg = (
-            f"A {kind} (a value carrying a derivative) was converted with {target}(), which "
-            "would drop its derivative. The likely cause is a function of Python's math "
-            "module, which converts its argument so (math.sin(x), or sin(x) after `from "
-            "math import sin`): use the fad.math function of the same name, which "
-            f"differentiates (fad.math.sin). {drop}"
+            f"{others[-1]}() converts its argument with {target}(), which would drop the "
+            f"derivative of a {kind}. {drop}"
         )
+        return TypeError(msg)
+    where_int = " or its use where Python needs an int (an index)" if target == "int" else ""
+    msg = (
+        f"A {kind} (a value carrying a derivative) was converted with {target}(), which "
+        "would drop its derivative. The likely cause is a function of Python's math "
+        "module, which converts its argument so (math.sin(x), or sin(x) after `from "
+        f"math import sin`){where_int}: for math, use the fad.math function of the same "
+        f"name, which differentiates (fad.math.sin). {drop}"
+    )
     return TypeError(msg)
 
 

@@ -321,3 +321,9 @@ def test_float_called_by_the_user_is_named_as_such() -> None:
     message = _python_math_error(lambda x: float(x) * 2.0)
     assert message.startswith("float() of a ")
     assert "math module" not in message
+
+
+def test_a_builtin_that_converts_is_named() -> None:
+    message = _python_math_error(lambda x: len(range(x)) * x)
+    assert message.startswith("range() converts its argument with int()")
+    assert "math module" not in message
