@@ -8,9 +8,12 @@ refuse to drop a derivative silently.
 
 from __future__ import annotations
 
+import builtins
 import linecache
+import math
 import re
 import sys
+import types
 from typing import Any
 
 import attrs
@@ -29,30 +32,119 @@ BINARY_OPERATORS = (
     ("pow", P.pow),
 )
 
-_MATH_CALL = re.compile(r"(?<![\w.])math\.(\w+)\s*\(")
+_CALLED_NAME = re.compile(r"((?:[A-Za-z_]\w*\s*\.\s*)*[A-Za-z_]\w*)\s*\(")
+# Functions of ``math`` that fad.math mirrors but that look at the primal only.
+_PREDICATES = frozenset({"isclose", "isfinite", "isinf", "isnan"})
+# Functions of ``math`` that take a tracer through ``__floor__`` & co.: never the cause.
+_DUNDER_DISPATCHED = frozenset({"floor", "ceil", "trunc"})
+
+
+def _called(line: str, frame: Any) -> list[tuple[str, Any]]:
+    """``(as written, object)`` for each function the source line calls, as it can be found.
+
+    Each called name (``sin``, ``m.sin``, ``lib.sin``) is looked up in the frame, so
+    ``from math import sin``, ``import math as m`` and a module passed as an argument
+    are recognised; attribute chains are followed through modules only.
+    """
+    found = []
+    for written in _CALLED_NAME.findall(line):
+        parts = [p.strip() for p in written.split(".")]
+        head = parts[0]
+        if head in frame.f_locals:
+            obj = frame.f_locals[head]
+        elif head in frame.f_globals:
+            obj = frame.f_globals[head]
+        else:
+            obj = getattr(builtins, head, None)
+        for attr in parts[1:]:
+            obj = getattr(obj, attr, None) if isinstance(obj, types.ModuleType) else None
+        found.append((".".join(parts), obj))
+    return found
+
+
+def _math_function(called: list[tuple[str, Any]]) -> tuple[str, str] | None:
+    """``(as written, name in math)`` of the first function of ``math`` called, if any."""
+    for written, obj in called:
+        name = getattr(obj, "__name__", "")
+        if getattr(obj, "__self__", None) is math and name not in _DUNDER_DISPATCHED:
+            return written, name
+    return None
+
+
+def _mirrored(name: str) -> bool:
+    """Whether fad.math has a function ``name`` (imported late: fad.math needs no _ops)."""
+    import fad.math
+
+    return name in fad.math.__all__
+
+
+def _math_hint(written: str, name: str) -> str:
+    """What to use instead of ``math.<name>`` on a tracer."""
+    called = f"{written}()" if written == f"math.{name}" else f"{written}() (math.{name})"
+    if name in _PREDICATES:
+        return (
+            f"{called} needs a float: use fad.math.{name}, which looks at the primal "
+            "(it has no derivative)."
+        )
+    if _mirrored(name):
+        return (
+            f"{called} needs a float, which would drop the derivative: use "
+            f"fad.math.{name}, which differentiates."
+        )
+    return (
+        f"{called} needs a plain number and has no derivative (fad.math has no {name}): "
+        f"call it on x.primal, or on fad.stop_gradient(x), to use the value without its "
+        "derivative."
+    )
 
 
 def conversion_error(value: Any, target: str, depth: int = 2) -> TypeError:
-    """The error for ``float(tracer)`` and friends, naming the likely fix.
+    """The error for ``float(tracer)`` and friends, naming the likely cause and fix.
 
-    When the source line that asked for the conversion calls a function of Python's
-    ``math`` module, the message names the ``fad.math`` function to use instead.
+    Python's ``math`` functions convert their argument with ``float()`` (or
+    ``int()``), so that is the likely cause: when the source line that asked for the
+    conversion calls a function of ``math`` — however it was imported, or a module
+    passed as an argument — the message names it and the ``fad.math`` function to use
+    instead; when the line cannot be read, the message still names that cause.
     """
-    hint = ""
+    kind = type(value).__name__
+    drop = "To drop the derivative on purpose, use fad.stop_gradient(x) or x.primal."
     try:
         frame = sys._getframe(depth)
         line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
     except ValueError:  # pragma: no cover - shallow stack
-        line = ""
-    names = _MATH_CALL.findall(line)
-    if names:
-        hint = (
-            f" It looks like math.{names[0]} was called on it: use fad.math.{names[0]}, "
-            "which differentiates."
+        frame, line = None, ""
+    called = _called(line, frame) if frame is not None and line else []
+    found = _math_function(called)
+    if frame is not None and frame.f_globals.get("__name__") == "statistics":
+        msg = (
+            f"statistics.{frame.f_code.co_name} converts its data to floats, which would "
+            f"drop the derivative of a {kind}: write the mean as fad.math.fsum(xs) / len(xs) "
+            f"(or sum(xs) / len(xs)), which differentiates. {drop}"
         )
+        return TypeError(msg)
+    if found is not None:
+        msg = f"A {kind} (a value carrying a derivative) was passed to Python's math module: "
+        msg += _math_hint(*found)
+        if found[1] in _PREDICATES or _mirrored(found[1]):
+            msg += f" {drop}"
+        return TypeError(msg)
+    if any(obj is getattr(builtins, target) for _, obj in called):
+        return TypeError(f"{target}() of a {kind} would drop its derivative. {drop}")
+    others = [w for w, obj in called if getattr(obj, "__module__", None) == "builtins"]
+    if others:  # range(x) and the like; the innermost call of a line comes last
+        msg = (
+            f"{others[-1]}() converts its argument with {target}(), which would drop the "
+            f"derivative of a {kind}. {drop}"
+        )
+        return TypeError(msg)
+    where_int = " or its use where Python needs an int (an index)" if target == "int" else ""
     msg = (
-        f"{target}() of a {type(value).__name__} would drop its derivative.{hint} To drop "
-        "the derivative on purpose, use fad.stop_gradient(x) or x.primal."
+        f"A {kind} (a value carrying a derivative) was converted with {target}(), which "
+        "would drop its derivative. The likely cause is a function of Python's math "
+        "module, which converts its argument so (math.sin(x), or sin(x) after `from "
+        f"math import sin`){where_int}: for math, use the fad.math function of the same "
+        f"name, which differentiates (fad.math.sin). {drop}"
     )
     return TypeError(msg)
 
@@ -125,6 +217,50 @@ class TracerOps:
 
     def __round__(self, ndigits: int | None = None) -> Any:
         return round(primal_value(self), ndigits)
+
+    def __divmod__(self, other: Any) -> tuple[Any, Any]:
+        return bind(P.floordiv, self, other), bind(P.mod, self, other)
+
+    def __rdivmod__(self, other: Any) -> tuple[Any, Any]:
+        return bind(P.floordiv, other, self), bind(P.mod, other, self)
+
+    # What numbers.Real gives a number: a tracer is real, its own real part.
+    @property
+    def real(self) -> Any:
+        """The tracer itself (a real number is its own real part), derivative and all."""
+        return self
+
+    @property
+    def imag(self) -> float:
+        """``0.0``: a real number has no imaginary part (and it has no derivative)."""
+        return 0.0
+
+    def conjugate(self) -> Any:
+        """The tracer itself: a real number is its own complex conjugate."""
+        return self
+
+    def is_integer(self) -> bool:
+        """Whether the primal is a whole number (as ``float.is_integer``)."""
+        v = primal_value(self)
+        return isinstance(v, int) or float(v).is_integer()
+
+    def __format__(self, spec: str) -> str:
+        """``f"{x:.3f}"`` formats the primal (debug prints); ``f"{x}"`` is ``str(x)``."""
+        if not spec:
+            return str(self)
+        return format(primal_value(self), spec)
+
+    def as_integer_ratio(self) -> tuple[int, int]:
+        """Refused: a ratio of integers cannot carry a derivative (statistics.mean asks)."""
+        kind = type(self).__name__
+        msg = (
+            f"as_integer_ratio() of a {kind} would drop its derivative: a ratio of integers "
+            "cannot carry one. statistics.mean, variance and stdev convert their data so; "
+            "write the mean as sum(xs) / len(xs) (or fad.math.fsum(xs) / len(xs)), which "
+            "differentiates. To drop the derivative on purpose, use fad.stop_gradient(x) "
+            "or x.primal."
+        )
+        raise TypeError(msg)
 
     # Comparisons and truth act on the primal and return plain bools, so that
     # ordinary control flow works under every transform.

@@ -10,13 +10,16 @@ To add a primitive: one entry here, one wrapper in ``fad/math.py``; the test sui
 walks :data:`REGISTRY` and checks every entry against finite differences.
 
 Points where a derivative is infinite or undefined inside a function's domain (``sqrt``
-at 0, ``asin`` at ±1, ``x ** 0.5`` at 0, ``atan2`` at the origin) raise
-:class:`ZeroDivisionError` naming the function and the point, as Python's own
-``1 / 0.0`` does; fad never returns a silently wrong derivative. The partials are only
-evaluated for arguments that carry a derivative, so ``sqrt(fad.stop_gradient(x))``
-at 0 is fine. ``abs``, ``fabs`` and ``hypot`` take the derivative 0 at the kink (as
-autograd and JAX do). Domain errors of the functions themselves come from ``math``
-unchanged, because ``impl`` always runs on plain numbers at the bottom.
+at 0, ``asin`` at ±1, ``x ** 0.5`` at 0, ``atan2`` at the origin, ``x ** y`` at base 0
+with a traced exponent y <= 0) raise :class:`ZeroDivisionError` naming the function and
+the point, as Python's own ``1 / 0.0`` does; fad never returns a silently wrong
+derivative. The partials are only evaluated for arguments that carry a derivative, so
+``sqrt(fad.stop_gradient(x))`` at 0 is fine. At a kink fad takes one fixed value:
+``abs`` and ``fabs`` 0 at 0 (as autograd; JAX takes 1 there), ``hypot`` 0 at the origin,
+``copysign`` 0 in ``x`` at ``x = 0`` and 0 in ``y`` everywhere; the table of every such
+convention is in docs/primitives.md ("Conventions at kinks and singular points"). Domain
+errors of the functions themselves come from ``math`` unchanged, because ``impl`` always
+runs on plain numbers at the bottom.
 """
 
 from __future__ import annotations
@@ -74,40 +77,97 @@ def _real_pow(x: Any, y: Any) -> Any:
     return ans
 
 
+def _zero_base(name: str, x: Any, y: Any) -> NoReturn:
+    """Raise the error for a derivative of ``x ** y`` that is infinite at base 0."""
+    msg = (
+        f"{name} has no finite derivative at base x = {primal_value(x)!r} with exponent "
+        f"{primal_value(y)!r}: at x = 0 the derivatives of x ** y are infinite or undefined "
+        "unless the exponent is a constant integer or large enough for the order of the "
+        "derivative. Differentiate at another point, or wrap the base or the exponent in "
+        "fad.stop_gradient if no derivative is wanted there."
+    )
+    raise ZeroDivisionError(msg)
+
+
 def _pow_dx(name: str, power: Callable[[Any, Any], Any]) -> Callable[..., Any]:
-    """∂(x^y)/∂x = y·x^(y-1), with 0 when y == 0 (as JAX) and an error at x=0, 0<y<1."""
+    """∂(x^y)/∂x = y·x^(y-1): 0 for a constant y = 0; an error at x = 0 for y < 1."""
 
     def partial(ans: Any, x: Any, y: Any) -> Any:
         # Comparisons of tracers act on their primals, so these tests work at any level.
-        # The shortcut is for a constant exponent only: a traced y at 0 still has
-        # ∂²(x^y)/∂x∂y = x^(y-1) there, which the general formula keeps.
+        # The shortcut is for a constant exponent only (x^0 = 1 everywhere): a traced
+        # y at 0 still has ∂²(x^y)/∂x∂y = x^(y-1)·(1 + y·log x), infinite at x = 0.
         if y == 0 and (type(y) is int or type(y) is float):
             return 0.0
-        if y < 1 and x == 0:
-            _infinite(name, x, y)
+        if x == 0 and y < 1:
+            _zero_base(name, x, y)
         return y * power(x, y - 1)
 
     return partial
 
 
-def _pow_dy(name: str) -> Callable[..., Any]:
-    """∂(x^y)/∂y = x^y·log(x); 0 at x = 0 (as JAX); no real derivative for x < 0."""
+def _pow_dy(name: str, power: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """∂(x^y)/∂y = x^y·log(x); at x = 0 the primitive x^y·log(x) of :func:`_pow_log`."""
 
     def partial(ans: Any, x: Any, y: Any) -> Any:
         if x > 0:
             return ans * log(x)
         if x == 0:
-            return 0.0
+            # 0 for y > 0, but not a constant: its own derivative in x is not 0.
+            return _pow_log(name, power, 1)(x, y)
         if x != x:  # NaN in, NaN out
             return math.nan
-        msg = (
-            f"{name}: the derivative with respect to the exponent at x={primal_value(x)!r} "
-            "needs log(x), which is not real for x < 0. Make the exponent a constant "
-            "(or fad.stop_gradient(y)) when the base is negative."
-        )
-        raise ValueError(msg)
+        _negative_base(name, x)
 
     return partial
+
+
+def _negative_base(name: str, x: Any) -> NoReturn:
+    msg = (
+        f"{name}: the derivative with respect to the exponent at x={primal_value(x)!r} "
+        "needs log(x), which is not real for x < 0. Make the exponent a constant "
+        "(or fad.stop_gradient(y)) when the base is negative."
+    )
+    raise ValueError(msg)
+
+
+_pow_logs: dict[tuple[str, int], Primitive] = {}
+
+
+def _pow_log(name: str, power: Callable[[Any, Any], Any], k: int) -> Primitive:
+    """The primitive ``x^y·log(x)^k`` (k >= 1): the k-th derivative of ``x^y`` in ``y``.
+
+    Needed where the base is 0: there ``x^y·log(x)^k`` is 0 for ``y > 0`` (its limit)
+    and infinite for ``y <= 0``, and its own partials, ``∂x = y·h_k(x, y-1) +
+    k·h_(k-1)(x, y-1)`` (``h_0 = x^y``) and ``∂y = h_(k+1)(x, y)``, keep every higher
+    derivative right instead of the zero derivative of a constant 0.
+    """
+    prim = _pow_logs.get((name, k))
+    if prim is not None:
+        return prim
+
+    def value(x: Any, y: Any) -> Any:
+        if x != x or y != y:
+            return math.nan
+        if x == 0:
+            if y > 0:
+                return 0.0
+            _zero_base(name, x, y)
+        if x < 0:
+            _negative_base(name, x)
+        return power(x, y) * math.log(x) ** k
+
+    def dx(ans: Any, x: Any, y: Any) -> Any:
+        if x == 0 and y <= 1:
+            _zero_base(name, x, y)
+        lower = power(x, y - 1) if k == 1 else k * _pow_log(name, power, k - 1)(x, y - 1)
+        return y * _pow_log(name, power, k)(x, y - 1) + lower
+
+    def dy(ans: Any, x: Any, y: Any) -> Any:
+        return _pow_log(name, power, k + 1)(x, y)
+
+    prim = Primitive(f"pow_log{k}", value, (dx, dy))
+    _pow_logs[name, k] = prim
+    return prim
 
 
 # --- arithmetic ------------------------------------------------------------------
@@ -125,7 +185,7 @@ truediv: Primitive = _def(
     "truediv", operator.truediv, lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y
 )
 pow: Primitive = _def(  # noqa: A001 - the primitive is named after the operator it is
-    "pow", _real_pow, _pow_dx("x ** y", operator.pow), _pow_dy("x ** y")
+    "pow", _real_pow, _pow_dx("x ** y", operator.pow), _pow_dy("x ** y", operator.pow)
 )
 mod: Primitive = _def(
     "mod", operator.mod, lambda ans, x, y: 1.0, lambda ans, x, y: -floordiv(x, y)
@@ -137,8 +197,6 @@ floordiv: Primitive = _def("floordiv", operator.floordiv)
 floor: Primitive = _def("floor", math.floor)
 ceil: Primitive = _def("ceil", math.ceil)
 trunc: Primitive = _def("trunc", math.trunc)
-# Not registered: a helper with no counterpart in ``math`` (kept for code using it).
-sign: Primitive = Primitive("sign", lambda x: (x > 0) - (x < 0), None)
 
 # --- trigonometric -----------------------------------------------------------------
 
@@ -243,7 +301,7 @@ math_pow: Primitive = _def(  # math.pow: always a float, ValueError where ** giv
     "math_pow",
     math.pow,
     _pow_dx("fad.math.pow", lambda x, y: math_pow(x, y)),
-    _pow_dy("fad.math.pow"),
+    _pow_dy("fad.math.pow", lambda x, y: math_pow(x, y)),
 )
 
 
@@ -277,11 +335,8 @@ def _quotient(x: Any, y: Any, r: float) -> float:
     return float(round(n)) if math.isfinite(n) else math.nan
 
 
-def _fmod_dy(ans: Any, x: Any, y: Any) -> float:
-    return -_quotient(x, y, primal_value(ans))
-
-
 def _remainder_dy(ans: Any, x: Any, y: Any) -> float:
+    """∂(x - n·y)/∂y = -n, for fmod and remainder alike (each with its own ``ans``)."""
     return -_quotient(x, y, primal_value(ans))
 
 
@@ -291,7 +346,7 @@ def _ldexp_di(ans: Any, x: Any, i: Any) -> NoReturn:
 
 
 copysign: Primitive = _def("copysign", math.copysign, _copysign_dx, lambda ans, x, y: 0.0)
-fmod: Primitive = _def("fmod", math.fmod, lambda ans, x, y: 1.0, _fmod_dy)
+fmod: Primitive = _def("fmod", math.fmod, lambda ans, x, y: 1.0, _remainder_dy)
 remainder: Primitive = _def("remainder", math.remainder, lambda ans, x, y: 1.0, _remainder_dy)
 ldexp: Primitive = _def("ldexp", math.ldexp, lambda ans, x, i: math.ldexp(1.0, i), _ldexp_di)
 

@@ -1,20 +1,29 @@
 """fad.math: the functions of Python's ``math`` module, differentiable.
 
 Every differentiable function of :mod:`math`, with the same name and signature. On
-plain numbers each returns exactly what :mod:`math` returns (it *is* the ``math``
+plain numbers each returns exactly what :mod:`math` returns (it calls the ``math``
 function at the bottom); on fad tracers it applies the derivative rule of its
 primitive in :mod:`fad._primitives`. Domain errors are the ones of :mod:`math`:
 ``fad.math.log`` of a tracer holding -1 raises ``ValueError("math domain error")``
 like ``math.log(-1)``. Where a derivative is infinite inside the domain (``sqrt`` at
 0, ``asin`` at ±1, ``acosh`` at 1, ``cbrt`` at 0, ``pow(0.0, 0.5)``), differentiating
 raises ``ZeroDivisionError`` naming the function and the point. ``fabs`` and
-``hypot`` have derivative 0 at their kink. ``floor``, ``ceil`` and ``trunc`` have
-zero derivative and return plain ``int``.
+``hypot`` have derivative 0 at their kink (JAX takes 1 for ``abs`` at 0; every such
+convention is in one table, docs/primitives.md). ``floor``, ``ceil`` and ``trunc``
+have zero derivative and return plain ``int``.
 
 Beyond :mod:`math`: ``digamma`` and ``polygamma`` (the derivatives of ``lgamma``),
 ``sumprod`` on every Python version (``math.sumprod`` is 3.12+), ``cbrt`` and
 ``exp2`` on 3.10; ``isfinite``, ``isinf``, ``isnan`` and ``isclose`` look at the
 primal.
+
+How the module is written: a function of one or two reals is its primitive applied,
+``return _P.sin(x)``, under a decorator, ``@_unary(_P.sin)``, which adds a fast path
+for floats (``math.sin(x)`` directly, the primitive's own ``impl``), so that on plain
+floats a ``fad.math`` function costs little more than its ``math`` twin (measured by
+benchmarks/mathcost.py), and which gives the function its precise type:
+``sin(float) -> float``, ``sin(Dual) -> Dual``. The functions with an ``int``
+argument, three arguments, a keyword or any number of arguments are written out.
 
 Example:
     >>> import fad
@@ -31,12 +40,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar, overload
 
 from fad import _primitives as _P
-from fad._core import Tracer, is_tracer, primal_value
+from fad._core import Primitive, Tracer, bind, is_tracer, primal_value
 
 __all__ = [
     "Real",
@@ -108,6 +118,74 @@ Real = float | Tracer
 _T = TypeVar("_T", bound=Tracer)
 
 
+class _Unary(Protocol):
+    """A function of one real: a float gives a float, a tracer the same tracer type."""
+
+    @overload
+    def __call__(self, x: float, /) -> float: ...
+    @overload
+    def __call__(self, x: _T, /) -> _T: ...
+
+
+class _Binary(Protocol):
+    """A function of two reals: floats give a float, a tracer the same tracer type."""
+
+    @overload
+    def __call__(self, x: float, y: float, /) -> float: ...
+    @overload
+    def __call__(self, x: _T, y: float, /) -> _T: ...
+    @overload
+    def __call__(self, x: float, y: _T, /) -> _T: ...
+    @overload
+    def __call__(self, x: _T, y: _T, /) -> _T: ...
+
+
+class _ToInt(Protocol):
+    """A piecewise-constant function of one real: a plain ``int``, zero derivative."""
+
+    def __call__(self, x: Real, /) -> int: ...
+
+
+def _one(prim: Primitive) -> Callable[[Callable[..., Any]], Any]:
+    """``spec`` (which applies ``prim``), with ``prim.impl`` called directly on a float."""
+    impl = prim.impl
+
+    def make(spec: Callable[..., Any]) -> Any:
+        def fun(x: Any) -> Any:
+            if type(x) is float:
+                return impl(x)
+            return spec(x)
+
+        return functools.update_wrapper(fun, spec)
+
+    return make
+
+
+def _unary(prim: Primitive) -> Callable[[Callable[..., Any]], _Unary]:
+    """The decorator of a function of one real: :func:`_one`, typed as a :class:`_Unary`."""
+    return _one(prim)
+
+
+def _to_int(prim: Primitive) -> Callable[[Callable[..., Any]], _ToInt]:
+    """The decorator of a piecewise-constant function: :func:`_one`, typed as :class:`_ToInt`."""
+    return _one(prim)
+
+
+def _binary(prim: Primitive) -> Callable[[Callable[..., Any]], _Binary]:
+    """As :func:`_one`, for a primitive of two arguments, typed as a :class:`_Binary`."""
+    impl = prim.impl
+
+    def make(spec: Callable[..., Any]) -> Any:
+        def fun(x: Any, y: Any) -> Any:
+            if type(x) is float and type(y) is float:
+                return impl(x, y)
+            return spec(x, y)
+
+        return functools.update_wrapper(fun, spec)
+
+    return make
+
+
 def _has_tracer(values: Iterable[Any]) -> bool:
     """Whether any value is a fad tracer (non-numbers count as not: ``math`` judges them)."""
     for v in values:
@@ -117,101 +195,113 @@ def _has_tracer(values: Iterable[Any]) -> bool:
     return False
 
 
+# --- one argument ------------------------------------------------------------------------
+# Each body applies the primitive, the generic rule for every argument; the decorator
+# adds the fast path on floats, ``prim.impl(*args)``, checked against the body by
+# tests/test_math.py, and gives the function its precise type for mypy.
 
-@overload
-def sin(x: float) -> float: ...
-@overload
-def sin(x: _T) -> _T: ...
+
+@_unary(_P.sin)
 def sin(x: Real) -> Any:
     """Sine of ``x`` (radians).
 
     Example:
         >>> import fad
-        >>> fad.math.sin(0.0)
-        0.0
+        >>> fad.math.sin(0.0), fad.grad(fad.math.sin)(0.0)
+        (0.0, 1.0)
     """
     return _P.sin(x)
 
 
-@overload
-def cos(x: float) -> float: ...
-@overload
-def cos(x: _T) -> _T: ...
+@_unary(_P.cos)
 def cos(x: Real) -> Any:
     """Cosine of ``x`` (radians).
 
     Example:
         >>> import fad
-        >>> fad.math.cos(0.0)
-        1.0
+        >>> fad.math.cos(0.0), fad.grad(fad.math.cos)(0.0)
+        (1.0, 0.0)
     """
     return _P.cos(x)
 
 
-@overload
-def tan(x: float) -> float: ...
-@overload
-def tan(x: _T) -> _T: ...
+@_unary(_P.tan)
 def tan(x: Real) -> Any:
-    """Tangent of ``x`` (radians)."""
+    """Tangent of ``x`` (radians); its derivative is ``1 + tan(x)**2``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.tan(0.0), fad.grad(fad.math.tan)(0.0)
+        (0.0, 1.0)
+    """
     return _P.tan(x)
 
 
-@overload
-def asin(x: float) -> float: ...
-@overload
-def asin(x: _T) -> _T: ...
+@_unary(_P.asin)
 def asin(x: Real) -> Any:
     """Arc sine of ``x``, in radians; ``ValueError`` outside [-1, 1].
 
     The derivative is infinite at ±1: differentiating there raises ``ZeroDivisionError``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.asin(0.0), fad.grad(fad.math.asin)(0.0)
+        (0.0, 1.0)
     """
     return _P.asin(x)
 
 
-@overload
-def acos(x: float) -> float: ...
-@overload
-def acos(x: _T) -> _T: ...
+@_unary(_P.acos)
 def acos(x: Real) -> Any:
     """Arc cosine of ``x``, in radians; ``ValueError`` outside [-1, 1].
 
     The derivative is infinite at ±1: differentiating there raises ``ZeroDivisionError``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.acos(1.0), fad.grad(fad.math.acos)(0.0)
+        (0.0, -1.0)
     """
     return _P.acos(x)
 
 
-@overload
-def atan(x: float) -> float: ...
-@overload
-def atan(x: _T) -> _T: ...
+@_unary(_P.atan)
 def atan(x: Real) -> Any:
-    """Arc tangent of ``x``, in radians."""
+    """Arc tangent of ``x``, in radians.
+
+    Example:
+        >>> import fad
+        >>> fad.math.atan(0.0), fad.grad(fad.math.atan)(1.0)
+        (0.0, 0.5)
+    """
     return _P.atan(x)
 
 
-@overload
-def sinh(x: float) -> float: ...
-@overload
-def sinh(x: _T) -> _T: ...
+@_unary(_P.sinh)
 def sinh(x: Real) -> Any:
-    """Hyperbolic sine of ``x``."""
+    """Hyperbolic sine of ``x``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.sinh(0.0), fad.grad(fad.math.sinh)(0.0)
+        (0.0, 1.0)
+    """
     return _P.sinh(x)
 
 
-@overload
-def cosh(x: float) -> float: ...
-@overload
-def cosh(x: _T) -> _T: ...
+@_unary(_P.cosh)
 def cosh(x: Real) -> Any:
-    """Hyperbolic cosine of ``x``."""
+    """Hyperbolic cosine of ``x``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.cosh(0.0), fad.grad(fad.math.cosh)(0.0)
+        (1.0, 0.0)
+    """
     return _P.cosh(x)
 
 
-@overload
-def tanh(x: float) -> float: ...
-@overload
-def tanh(x: _T) -> _T: ...
+@_unary(_P.tanh)
 def tanh(x: Real) -> Any:
     """Hyperbolic tangent of ``x``.
 
@@ -223,40 +313,45 @@ def tanh(x: Real) -> Any:
     return _P.tanh(x)
 
 
-@overload
-def asinh(x: float) -> float: ...
-@overload
-def asinh(x: _T) -> _T: ...
+@_unary(_P.asinh)
 def asinh(x: Real) -> Any:
-    """Inverse hyperbolic sine of ``x``."""
+    """Inverse hyperbolic sine of ``x``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.asinh(0.0), fad.grad(fad.math.asinh)(0.0)
+        (0.0, 1.0)
+    """
     return _P.asinh(x)
 
 
-@overload
-def acosh(x: float) -> float: ...
-@overload
-def acosh(x: _T) -> _T: ...
+@_unary(_P.acosh)
 def acosh(x: Real) -> Any:
     """Inverse hyperbolic cosine of ``x``; ``ValueError`` below 1.
 
     The derivative is infinite at 1: differentiating there raises ``ZeroDivisionError``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.acosh(1.0)
+        0.0
     """
     return _P.acosh(x)
 
 
-@overload
-def atanh(x: float) -> float: ...
-@overload
-def atanh(x: _T) -> _T: ...
+@_unary(_P.atanh)
 def atanh(x: Real) -> Any:
-    """Inverse hyperbolic tangent of ``x``; ``ValueError`` outside (-1, 1)."""
+    """Inverse hyperbolic tangent of ``x``; ``ValueError`` outside (-1, 1).
+
+    Example:
+        >>> import fad
+        >>> fad.math.atanh(0.0), fad.grad(fad.math.atanh)(0.0)
+        (0.0, 1.0)
+    """
     return _P.atanh(x)
 
 
-@overload
-def exp(x: float) -> float: ...
-@overload
-def exp(x: _T) -> _T: ...
+@_unary(_P.exp)
 def exp(x: Real) -> Any:
     """``e`` raised to the power ``x``.
 
@@ -268,55 +363,67 @@ def exp(x: Real) -> Any:
     return _P.exp(x)
 
 
-@overload
-def exp2(x: float) -> float: ...
-@overload
-def exp2(x: _T) -> _T: ...
+@_unary(_P.exp2)
 def exp2(x: Real) -> Any:
-    """``2`` raised to the power ``x`` (``math.exp2`` is Python >= 3.11; fad has it on 3.10 too)."""
+    """``2`` raised to the power ``x`` (``math.exp2`` is Python >= 3.11; fad has it on 3.10 too).
+
+    Example:
+        >>> import fad
+        >>> fad.math.exp2(3.0)
+        8.0
+    """
     return _P.exp2(x)
 
 
-@overload
-def expm1(x: float) -> float: ...
-@overload
-def expm1(x: _T) -> _T: ...
+@_unary(_P.expm1)
 def expm1(x: Real) -> Any:
-    """``exp(x) - 1``, accurate for small ``x``."""
+    """``exp(x) - 1``, accurate for small ``x``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.expm1(0.0), fad.grad(fad.math.expm1)(0.0)
+        (0.0, 1.0)
+    """
     return _P.expm1(x)
 
 
-@overload
-def log2(x: float) -> float: ...
-@overload
-def log2(x: _T) -> _T: ...
+@_unary(_P.log2)
 def log2(x: Real) -> Any:
-    """Base-2 logarithm of ``x``; ``ValueError`` for ``x <= 0``."""
+    """Base-2 logarithm of ``x``; ``ValueError`` for ``x <= 0``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.log2(8.0)
+        3.0
+    """
     return _P.log2(x)
 
 
-@overload
-def log10(x: float) -> float: ...
-@overload
-def log10(x: _T) -> _T: ...
+@_unary(_P.log10)
 def log10(x: Real) -> Any:
-    """Base-10 logarithm of ``x``; ``ValueError`` for ``x <= 0``."""
+    """Base-10 logarithm of ``x``; ``ValueError`` for ``x <= 0``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.log10(100.0)
+        2.0
+    """
     return _P.log10(x)
 
 
-@overload
-def log1p(x: float) -> float: ...
-@overload
-def log1p(x: _T) -> _T: ...
+@_unary(_P.log1p)
 def log1p(x: Real) -> Any:
-    """``log(1 + x)``, accurate for small ``x``; ``ValueError`` for ``x <= -1``."""
+    """``log(1 + x)``, accurate for small ``x``; ``ValueError`` for ``x <= -1``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.log1p(0.0), fad.grad(fad.math.log1p)(1.0)
+        (0.0, 0.5)
+    """
     return _P.log1p(x)
 
 
-@overload
-def sqrt(x: float) -> float: ...
-@overload
-def sqrt(x: _T) -> _T: ...
+@_unary(_P.sqrt)
 def sqrt(x: Real) -> Any:
     """Square root of ``x``; ``ValueError`` for ``x < 0``.
 
@@ -330,49 +437,57 @@ def sqrt(x: Real) -> Any:
     return _P.sqrt(x)
 
 
-@overload
-def cbrt(x: float) -> float: ...
-@overload
-def cbrt(x: _T) -> _T: ...
+@_unary(_P.cbrt)
 def cbrt(x: Real) -> Any:
     """Real cube root of ``x`` (``math.cbrt`` is Python >= 3.11; fad has it on 3.10 too).
 
     The derivative is infinite at 0: differentiating there raises ``ZeroDivisionError``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.cbrt(-8.0)
+        -2.0
     """
     return _P.cbrt(x)
 
 
-@overload
-def fabs(x: float) -> float: ...
-@overload
-def fabs(x: _T) -> _T: ...
+@_unary(_P.fabs)
 def fabs(x: Real) -> Any:
-    """Absolute value of ``x`` as a float; its derivative at 0 is taken as 0."""
+    """Absolute value of ``x`` as a float; its derivative at 0 is taken as 0 (JAX: 1).
+
+    Example:
+        >>> import fad
+        >>> fad.math.fabs(-2), fad.grad(fad.math.fabs)(-2.0)
+        (2.0, -1.0)
+    """
     return _P.fabs(x)
 
 
-@overload
-def erf(x: float) -> float: ...
-@overload
-def erf(x: _T) -> _T: ...
+@_unary(_P.erf)
 def erf(x: Real) -> Any:
-    """The error function; its derivative is ``2/sqrt(pi) * exp(-x**2)``."""
+    """The error function; its derivative is ``2/sqrt(pi) * exp(-x**2)``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.erf(0.0), round(fad.grad(fad.math.erf)(0.0), 12)
+        (0.0, 1.128379167096)
+    """
     return _P.erf(x)
 
 
-@overload
-def erfc(x: float) -> float: ...
-@overload
-def erfc(x: _T) -> _T: ...
+@_unary(_P.erfc)
 def erfc(x: Real) -> Any:
-    """The complementary error function ``1 - erf(x)``."""
+    """The complementary error function ``1 - erf(x)``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.erfc(0.0)
+        1.0
+    """
     return _P.erfc(x)
 
 
-@overload
-def gamma(x: float) -> float: ...
-@overload
-def gamma(x: _T) -> _T: ...
+@_unary(_P.gamma)
 def gamma(x: Real) -> Any:
     """The gamma function; ``ValueError`` at 0 and the negative integers.
 
@@ -386,37 +501,43 @@ def gamma(x: Real) -> Any:
     return _P.gamma(x)
 
 
-@overload
-def lgamma(x: float) -> float: ...
-@overload
-def lgamma(x: _T) -> _T: ...
+@_unary(_P.lgamma)
 def lgamma(x: Real) -> Any:
-    """Natural logarithm of ``abs(gamma(x))``; its derivative is ``digamma(x)``."""
+    """Natural logarithm of ``abs(gamma(x))``; its derivative is ``digamma(x)``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.lgamma(1.0)
+        0.0
+    """
     return _P.lgamma(x)
 
 
-@overload
-def degrees(x: float) -> float: ...
-@overload
-def degrees(x: _T) -> _T: ...
+@_unary(_P.degrees)
 def degrees(x: Real) -> Any:
-    """Angle ``x`` converted from radians to degrees."""
+    """Angle ``x`` converted from radians to degrees.
+
+    Example:
+        >>> import fad
+        >>> fad.math.degrees(fad.math.pi)
+        180.0
+    """
     return _P.degrees(x)
 
 
-@overload
-def radians(x: float) -> float: ...
-@overload
-def radians(x: _T) -> _T: ...
+@_unary(_P.radians)
 def radians(x: Real) -> Any:
-    """Angle ``x`` converted from degrees to radians."""
+    """Angle ``x`` converted from degrees to radians.
+
+    Example:
+        >>> import fad
+        >>> fad.math.radians(180.0) == fad.math.pi
+        True
+    """
     return _P.radians(x)
 
 
-@overload
-def digamma(x: float) -> float: ...
-@overload
-def digamma(x: _T) -> _T: ...
+@_unary(_P.digamma)
 def digamma(x: Real) -> Any:
     """The digamma function ψ(x), the derivative of ``lgamma`` (not in ``math``).
 
@@ -433,7 +554,8 @@ def digamma(x: Real) -> Any:
 # --- zero derivative: plain ints, as math gives ----------------------------------------
 
 
-def floor(x: Real) -> int:
+@_to_int(_P.floor)
+def floor(x: Real) -> Any:
     """The largest integer ``<= x``, as an ``int``; its derivative is zero.
 
     Example:
@@ -441,57 +563,60 @@ def floor(x: Real) -> int:
         >>> fad.math.floor(fad.Dual(2.5, 1.0))
         2
     """
-    result: int = _P.floor(x)
-    return result
+    return _P.floor(x)
 
 
-def ceil(x: Real) -> int:
-    """The smallest integer ``>= x``, as an ``int``; its derivative is zero."""
-    result: int = _P.ceil(x)
-    return result
+@_to_int(_P.ceil)
+def ceil(x: Real) -> Any:
+    """The smallest integer ``>= x``, as an ``int``; its derivative is zero.
+
+    Example:
+        >>> import fad
+        >>> fad.math.ceil(fad.Dual(2.5, 1.0))
+        3
+    """
+    return _P.ceil(x)
 
 
-def trunc(x: Real) -> int:
-    """``x`` with its fractional part dropped, as an ``int``; its derivative is zero."""
-    result: int = _P.trunc(x)
-    return result
+@_to_int(_P.trunc)
+def trunc(x: Real) -> Any:
+    """``x`` with its fractional part dropped, as an ``int``; its derivative is zero.
+
+    Example:
+        >>> import fad
+        >>> fad.math.trunc(fad.Dual(-2.5, 1.0))
+        -2
+    """
+    return _P.trunc(x)
 
 
 # --- two arguments -----------------------------------------------------------------
 
 
-@overload
-def atan2(y: float, x: float) -> float: ...
-@overload
-def atan2(y: _T, x: float) -> _T: ...
-@overload
-def atan2(y: float, x: _T) -> _T: ...
-@overload
-def atan2(y: _T, x: _T) -> _T: ...
+@_binary(_P.atan2)
 def atan2(y: Real, x: Real) -> Any:
     """Arc tangent of ``y / x`` in radians, in the quadrant of ``(x, y)``.
 
     At the origin the derivative is undefined: differentiating there raises
     ``ZeroDivisionError``.
+
+    Example:
+        >>> import fad
+        >>> fad.grad(fad.math.atan2, argnums=(0, 1))(0.0, 1.0)
+        (1.0, 0.0)
     """
     return _P.atan2(y, x)
 
 
-@overload
-def pow(x: float, y: float) -> float: ...  # noqa: A001 - mirrors math.pow
-@overload
-def pow(x: _T, y: float) -> _T: ...  # noqa: A001
-@overload
-def pow(x: float, y: _T) -> _T: ...  # noqa: A001
-@overload
-def pow(x: _T, y: _T) -> _T: ...  # noqa: A001
-def pow(x: Real, y: Real) -> Any:  # noqa: A001
+@_binary(_P.math_pow)
+def pow(x: Real, y: Real) -> Any:  # noqa: A001 - mirrors math.pow
     """``x`` raised to the power ``y`` with :func:`math.pow`'s rules: always a float.
 
     ``ValueError`` where ``x ** y`` would be complex or infinite (``pow(-8.0, 1/3)``,
     ``pow(0.0, -1.0)``), unlike the ``**`` operator. The derivative in ``x`` is
     infinite at ``x = 0`` for ``0 < y < 1`` (``ZeroDivisionError``); the derivative in
-    ``y`` needs ``log(x)`` and raises ``ValueError`` for ``x < 0``.
+    ``y`` needs ``log(x)`` and raises ``ValueError`` for ``x < 0``; at ``x = 0`` it is 0
+    for ``y > 0`` (see docs/primitives.md for every convention at base 0).
 
     Example:
         >>> import fad
@@ -501,43 +626,50 @@ def pow(x: Real, y: Real) -> Any:  # noqa: A001
     return _P.math_pow(x, y)
 
 
-@overload
-def copysign(x: float, y: float) -> float: ...
-@overload
-def copysign(x: _T, y: float) -> _T: ...
-@overload
-def copysign(x: float, y: _T) -> _T: ...
-@overload
-def copysign(x: _T, y: _T) -> _T: ...
+@_binary(_P.copysign)
 def copysign(x: Real, y: Real) -> Any:
-    """``abs(x)`` with the sign of ``y``; the derivative in ``y`` is zero."""
+    """``abs(x)`` with the sign of ``y``; the derivative in ``y`` is zero.
+
+    Example:
+        >>> import fad
+        >>> fad.math.copysign(2.0, -0.0), fad.grad(fad.math.copysign)(2.0, -1.0)
+        (-2.0, -1.0)
+    """
     return _P.copysign(x, y)
 
 
-@overload
-def fmod(x: float, y: float) -> float: ...
-@overload
-def fmod(x: _T, y: float) -> _T: ...
-@overload
-def fmod(x: float, y: _T) -> _T: ...
-@overload
-def fmod(x: _T, y: _T) -> _T: ...
+@_binary(_P.fmod)
 def fmod(x: Real, y: Real) -> Any:
-    """``x - n*y`` for the integer ``n = trunc(x / y)``, as C's ``fmod``."""
+    """``x - n*y`` for the integer ``n = trunc(x / y)``, as C's ``fmod``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.fmod(-7.0, 3.0), fad.grad(fad.math.fmod, argnums=1)(-7.0, 3.0)
+        (-1.0, 2.0)
+    """
     return _P.fmod(x, y)
 
 
-@overload
-def remainder(x: float, y: float) -> float: ...
-@overload
-def remainder(x: _T, y: float) -> _T: ...
-@overload
-def remainder(x: float, y: _T) -> _T: ...
-@overload
-def remainder(x: _T, y: _T) -> _T: ...
+@_binary(_P.remainder)
 def remainder(x: Real, y: Real) -> Any:
-    """IEEE 754 remainder: ``x - n*y`` for the integer ``n`` nearest to ``x / y``."""
+    """IEEE 754 remainder: ``x - n*y`` for the integer ``n`` nearest to ``x / y``.
+
+    Example:
+        >>> import fad
+        >>> fad.math.remainder(7.0, 3.0), fad.grad(fad.math.remainder, argnums=1)(7.0, 3.0)
+        (1.0, -2.0)
+    """
     return _P.remainder(x, y)
+
+
+# --- written out: an int argument, three arguments, a keyword, any number -----------------
+
+_math_ldexp = _P.ldexp.impl
+_math_fma = _P.fma.impl
+_math_log = _P.log.impl
+_polygamma_value = _P.polygamma.impl
+_math_hypot: Callable[..., float] = math.hypot
+_math_isclose = math.isclose
 
 
 @overload
@@ -545,8 +677,16 @@ def ldexp(x: float, i: int) -> float: ...
 @overload
 def ldexp(x: _T, i: int) -> _T: ...
 def ldexp(x: Real, i: int) -> Any:
-    """``x * 2**i`` for an ``int`` exponent ``i`` (not differentiated)."""
-    return _P.ldexp(x, i)
+    """``x * 2**i`` for an ``int`` exponent ``i`` (not differentiated).
+
+    Example:
+        >>> import fad
+        >>> fad.math.ldexp(3.0, 2), fad.grad(fad.math.ldexp)(3.0, 2)
+        (12.0, 4.0)
+    """
+    if type(x) is float and type(i) is int:
+        return _math_ldexp(x, i)
+    return bind(_P.ldexp, x, i)
 
 
 @overload
@@ -554,8 +694,16 @@ def fma(x: float, y: float, z: float) -> float: ...
 @overload
 def fma(x: Real, y: Real, z: Real) -> Any: ...
 def fma(x: Real, y: Real, z: Real) -> Any:
-    """``x * y + z`` rounded once, as ``math.fma`` (Python 3.13+; fad has it on 3.10)."""
-    return _P.fma(x, y, z)
+    """``x * y + z`` rounded once, as ``math.fma`` (Python 3.13+; fad has it on 3.10).
+
+    Example:
+        >>> import fad
+        >>> fad.math.fma(2.0, 3.0, 1.0), fad.grad(fad.math.fma)(2.0, 3.0, 1.0)
+        (7.0, 3.0)
+    """
+    if type(x) is float and type(y) is float and type(z) is float:
+        return _math_fma(x, y, z)
+    return bind(_P.fma, x, y, z)
 
 
 @overload
@@ -580,10 +728,12 @@ def log(x: Real, base: Real = e) -> Any:
         0.25
     """
     if base is e:
-        return _P.log(x)
+        if type(x) is float:
+            return _math_log(x)
+        return bind(_P.log, x)
     if not _has_tracer((x, base)):
         return math.log(x, base)  # type: ignore[arg-type]  # numbers here: no tracer
-    return _P.log(x) / _P.log(base)
+    return bind(_P.log, x) / bind(_P.log, base)
 
 
 @overload
@@ -607,10 +757,9 @@ def polygamma(n: int, x: Real) -> Any:
             "order is not differentiated."
         )
         raise TypeError(msg)
-    return _P.polygamma(n, x)
-
-
-# --- any number of arguments ---------------------------------------------------------
+    if type(x) is float:
+        return _polygamma_value(n, x)
+    return bind(_P.polygamma, n, x)
 
 
 @overload
@@ -625,9 +774,14 @@ def hypot(*coords: Real) -> Any:
         >>> fad.grad(lambda x: fad.math.hypot(x, 4.0))(3.0)
         0.6
     """
+    for c in coords:  # the float fast path, written inline: a call would cost as much
+        if type(c) is not float:
+            break
+    else:
+        return _math_hypot(*coords)
     if not _has_tracer(coords):
-        return math.hypot(*coords)  # type: ignore[arg-type]  # numbers here: no tracer
-    return _P.hypot_n(len(coords))(*coords)
+        return _math_hypot(*coords)
+    return bind(_P.hypot_n(len(coords)), *coords)
 
 
 @overload
@@ -635,7 +789,13 @@ def dist(p: Iterable[float], q: Iterable[float]) -> float: ...
 @overload
 def dist(p: Iterable[Real], q: Iterable[Real]) -> Any: ...
 def dist(p: Iterable[Real], q: Iterable[Real]) -> Any:
-    """Euclidean distance between points ``p`` and ``q`` (sequences of coordinates)."""
+    """Euclidean distance between points ``p`` and ``q`` (sequences of coordinates).
+
+    Example:
+        >>> import fad
+        >>> fad.math.dist([0.0, 0.0], [3.0, 4.0])
+        5.0
+    """
     ps: tuple[Any, ...] = tuple(p)
     qs: tuple[Any, ...] = tuple(q)
     if not _has_tracer(ps + qs):
@@ -643,7 +803,7 @@ def dist(p: Iterable[Real], q: Iterable[Real]) -> Any:
     if len(ps) != len(qs):
         msg = "both points must have the same number of dimensions"
         raise ValueError(msg)
-    return _P.hypot_n(len(ps))(*(a - b for a, b in zip(ps, qs, strict=True)))
+    return bind(_P.hypot_n(len(ps)), *(a - b for a, b in zip(ps, qs, strict=True)))
 
 
 @overload
@@ -682,7 +842,7 @@ def fsum(iterable: Iterable[Real], /) -> Any:
     values: tuple[Any, ...] = tuple(iterable)
     if not _has_tracer(values):
         return math.fsum(values)
-    return _P.fsum_n(len(values))(*values)
+    return bind(_P.fsum_n(len(values)), *values)
 
 
 @overload
@@ -704,27 +864,55 @@ def sumprod(p: Iterable[Real], q: Iterable[Real], /) -> Any:
     if len(ps) != len(qs):
         msg = "Inputs are not the same length"
         raise ValueError(msg)
-    return _P.sumprod_n(len(ps))(*ps, *qs)
+    return bind(_P.sumprod_n(len(ps)), *ps, *qs)
 
 
 # --- predicates on the primal ----------------------------------------------------------
 
 
 def isfinite(x: Real) -> bool:
-    """Whether the primal of ``x`` is neither infinite nor NaN."""
-    return math.isfinite(primal_value(x))
+    """Whether the primal of ``x`` is neither infinite nor NaN.
+
+    Example:
+        >>> import fad
+        >>> fad.math.isfinite(fad.Dual(1.0, fad.math.inf))
+        True
+    """
+    return math.isfinite(x if type(x) is float else primal_value(x))
 
 
 def isinf(x: Real) -> bool:
-    """Whether the primal of ``x`` is positive or negative infinity."""
-    return math.isinf(primal_value(x))
+    """Whether the primal of ``x`` is positive or negative infinity.
+
+    Example:
+        >>> import fad
+        >>> fad.math.isinf(fad.Dual(-fad.math.inf, 1.0))
+        True
+    """
+    return math.isinf(x if type(x) is float else primal_value(x))
 
 
 def isnan(x: Real) -> bool:
-    """Whether the primal of ``x`` is NaN."""
-    return math.isnan(primal_value(x))
+    """Whether the primal of ``x`` is NaN.
+
+    Example:
+        >>> import fad
+        >>> fad.math.isnan(fad.Dual(1.0, fad.math.nan))
+        False
+    """
+    return math.isnan(x if type(x) is float else primal_value(x))
 
 
 def isclose(a: Real, b: Real, *, rel_tol: float = 1e-09, abs_tol: float = 0.0) -> bool:
-    """:func:`math.isclose` of the primals of ``a`` and ``b``."""
+    """:func:`math.isclose` of the primals of ``a`` and ``b`` (a bool: no derivative).
+
+    Example:
+        >>> import fad
+        >>> fad.math.isclose(fad.Dual(1.0, 5.0), 1.0 + 1e-12)
+        True
+    """
+    if type(a) is float and type(b) is float:
+        if rel_tol == 1e-09 and abs_tol == 0.0:  # the defaults: no keywords to pass
+            return _math_isclose(a, b)
+        return _math_isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
     return math.isclose(primal_value(a), primal_value(b), rel_tol=rel_tol, abs_tol=abs_tol)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import math as m
 import re
 from collections.abc import Callable
+from math import exp, frexp, sin
 from typing import Any
 
 import pytest
@@ -240,3 +243,87 @@ def test_no_attribute_error_from_inside_fad(junk: Any) -> None:
             for x in (1.0, junk):
                 with contextlib.suppress(TypeError, ValueError):
                     transform(f, x)
+
+
+# ------------------------------------------------------------------ Python's math on a tracer
+
+def _python_math_error(fun: Callable[[Any], Any]) -> str:
+    for mode in MODES:
+        with pytest.raises(TypeError) as info:
+            fad.grad(fun, mode=mode)(1.5)
+        assert "fad.stop_gradient" in str(info.value) or ".primal" in str(info.value)
+    with pytest.raises(TypeError) as info:
+        fad.jvp(fun, (1.5,), (1.0,))
+    return str(info.value)
+
+
+def _through(lib: Any, x: Any) -> Any:
+    return lib.cos(x)
+
+
+@pytest.mark.parametrize(
+    ("fun", "written", "name"),
+    [
+        (lambda x: math.sin(x), "math.sin()", "sin"),
+        (lambda x: sin(x), "sin() (math.sin)", "sin"),
+        (lambda x: m.sin(x), "m.sin() (math.sin)", "sin"),
+        (lambda x: exp(x) * 2.0, "exp() (math.exp)", "exp"),
+        (lambda x: _through(math, x), "lib.cos() (math.cos)", "cos"),
+    ],
+)
+def test_math_function_named_however_it_was_imported(
+    fun: Callable[[Any], Any], written: str, name: str
+) -> None:
+    message = _python_math_error(fun)
+    assert "Python's math module" in message
+    assert written in message
+    assert f"use fad.math.{name}, which differentiates" in message
+    assert "float()" not in message  # the user never called float()
+
+
+@pytest.mark.parametrize(
+    ("fun", "name"),
+    [
+        (lambda x: math.frexp(x)[0], "frexp"),
+        (lambda x: frexp(x)[0], "frexp"),
+        (lambda x: math.modf(x)[0], "modf"),
+        (lambda x: math.factorial(x), "factorial"),
+        (lambda x: math.ulp(x), "ulp"),
+        (lambda x: math.isqrt(x), "isqrt"),
+    ],
+)
+def test_math_function_without_derivative_says_what_to_do(
+    fun: Callable[[Any], Any], name: str
+) -> None:
+    message = _python_math_error(fun)
+    assert f"has no derivative (fad.math has no {name})" in message
+    assert "x.primal" in message
+    assert f"fad.math.{name}," not in message  # no function that does not exist
+    assert not hasattr(fm, name)
+
+
+def test_math_isclose_is_not_called_differentiable() -> None:
+    message = _python_math_error(lambda x: 1.0 if math.isclose(x, 1.5) else 0.0)
+    assert "use fad.math.isclose, which looks at the primal (it has no derivative)" in message
+    assert "differentiates" not in message
+
+
+def test_conversion_without_a_source_line_names_the_likely_cause() -> None:
+    namespace: dict[str, Any] = {"sin": sin}
+    exec("def f(x):\n    return sin(x)\n", namespace)  # code with no source file
+    message = _python_math_error(namespace["f"])
+    assert "The likely cause is a function of Python's math module" in message
+    assert "from math import sin" in message
+    assert "fad.math" in message
+
+
+def test_float_called_by_the_user_is_named_as_such() -> None:
+    message = _python_math_error(lambda x: float(x) * 2.0)
+    assert message.startswith("float() of a ")
+    assert "math module" not in message
+
+
+def test_a_builtin_that_converts_is_named() -> None:
+    message = _python_math_error(lambda x: len(range(x)) * x)
+    assert message.startswith("range() converts its argument with int()")
+    assert "math module" not in message

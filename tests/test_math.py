@@ -244,3 +244,41 @@ def test_tracers_keep_their_type() -> None:
     assert isinstance(fm.log(d, 2.0), Dual)
     assert type(fm.floor(d)) is int
     assert type(fm.sin(1)) is float
+
+
+# --- the fast path on floats is the primitive's impl, checked against the generic body ----
+
+DECORATED = sorted(name for name in fm.__all__ if hasattr(getattr(fm, name), "__wrapped__"))
+
+
+def test_the_decorated_functions_are_the_ones_of_one_and_two_arguments() -> None:
+    expected = set(UNARY) | set(BINARY) | {"cbrt", "exp2", "digamma"}
+    assert set(DECORATED) == expected
+
+
+@pytest.mark.parametrize("name", DECORATED)
+@settings(max_examples=40)
+@given(data=st.data())
+def test_fast_path_on_floats_is_the_generic_rule(name: str, data: st.DataObject) -> None:
+    fun = _fad(name)
+    generic = fun.__wrapped__  # type: ignore[attr-defined]
+    arity = 2 if name in BINARY else 1
+    args = data.draw(st.tuples(*[st.one_of(st.floats(), SPECIAL)] * arity))
+    fast, slow = outcome(fun, *args), outcome(generic, *args)
+    assert fast[0] == slow[0], (args, fast, slow)
+    assert type(fast[1]) is type(slow[1])
+    if fast[0] == "value":
+        assert same_value(fast[1], slow[1]), (args, fast, slow)
+    else:
+        assert fast[1] == slow[1]
+    # And on a tracer the function is the generic rule itself.
+    x = Dual(args[0], 1.0)
+    assert same_value(outcome(fun, x, *args[1:])[1], outcome(generic, x, *args[1:])[1])
+
+
+def test_functions_keep_their_names_and_docstrings() -> None:
+    for name in fm.__all__:
+        fun = getattr(fm, name)
+        if callable(fun) and name != "Real":
+            assert fun.__name__ == name
+            assert "Example:" in (fun.__doc__ or ""), name

@@ -9,6 +9,7 @@ the registry without a row here, so a new primitive cannot half-succeed.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import fad
@@ -441,7 +442,7 @@ def test_dual_and_coduals_agree_on_random_compositions(tree: Tree, x: float, y: 
 
     try:
         value = f(x, y)
-    except (ValueError, ZeroDivisionError, OverflowError):
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError):  # TypeError: complex
         assume(False)
     assume(math.isfinite(value) and abs(value) < 1e12)
     try:
@@ -553,3 +554,395 @@ def test_variadic_forms() -> None:
     assert fm.hypot() == 0.0
     g = fad.grad(lambda p: fm.dist([p, 0.0], [3.0, 4.0]))(0.0)
     assert math.isclose(g, -0.6, rel_tol=1e-14)
+
+
+# --- x ** y near base 0: every transform raises the clear error, or all agree ---------------
+# Programs built around ``**`` / ``fad.math.pow`` with bases and exponents that are exactly 0,
+# ±tiny, integers. The oracles: every route to the same derivative agrees (or every one
+# raises ZeroDivisionError "no finite derivative"), a closed form (second-order forward
+# propagation by hand) where no base is 0, and one-sided finite differences where a base is
+# exactly 0 at a regular point.
+
+TINY = (5e-324, -5e-324, 1e-300, -1e-300, 1e-8, -1e-8)
+REGULAR = (0.0, -0.0, 1.0, -1.0, 2.0, 3.0, 0.5, -2.0)
+POW_POINT = st.sampled_from(REGULAR + TINY)
+POW_CONST = st.sampled_from([0.0, 1.0, 2.0, 3.0, 0.5, -1.0, 2, 1, 0])
+
+pow_leaf = st.one_of(
+    st.sampled_from([("x",), ("y",)]), st.builds(lambda c: ("c", c), POW_CONST)
+)
+
+
+def _pow_node(children: st.SearchStrategy[Tree]) -> st.SearchStrategy[Tree]:
+    return st.tuples(st.sampled_from(["pow", "mpow"]), children, children)
+
+
+pow_trees: st.SearchStrategy[Tree] = _pow_node(
+    st.recursive(
+        pow_leaf,
+        lambda children: st.one_of(
+            _pow_node(children),
+            st.tuples(st.sampled_from(["add", "sub", "mul"]), children, children),
+            st.tuples(st.sampled_from(["exp", "sin", "neg"]), children),
+        ),
+        max_leaves=4,
+    )
+)
+
+
+def pow_eval(tree: Tree, x: Any, y: Any) -> Any:
+    op = tree[0]
+    if op == "x":
+        return x
+    if op == "y":
+        return y
+    if op == "c":
+        return tree[1]
+    args = [pow_eval(t, x, y) for t in tree[1:]]
+    if op == "pow":
+        return args[0] ** args[1]
+    if op == "mpow":
+        return fm.pow(args[0], args[1])
+    if op == "add":
+        return args[0] + args[1]
+    if op == "sub":
+        return args[0] - args[1]
+    if op == "mul":
+        return args[0] * args[1]
+    if op == "exp":
+        return fm.exp(args[0])
+    if op == "sin":
+        return fm.sin(args[0])
+    return -args[0]
+
+
+def has_variable(tree: Tree) -> bool:
+    return tree[0] in ("x", "y") or (tree[0] != "c" and any(map(has_variable, tree[1:])))
+
+
+class NoClosedForm(Exception):
+    """A base is 0 (or the closed form overflows): no closed-form oracle here."""
+
+
+Jet2 = tuple[float, float, float, float, float]  # f, f', f'', and the scales of f', f''
+
+
+def closed_form(tree: Tree, t: float) -> Jet2:
+    """(f, f', f'') of ``tree`` along x = y = t by hand-written second-order rules.
+
+    Also the scales of f' and f'': the same sums with every term made positive, so
+    that a comparison can allow for the rounding of terms that cancel.
+    """
+    op = tree[0]
+    if op in ("x", "y"):
+        return t, 1.0, 0.0, 1.0, 0.0
+    if op == "c":
+        return float(tree[1]), 0.0, 0.0, 0.0, 0.0
+    if op in ("exp", "sin", "neg"):
+        u, du, ddu, su, ssu = closed_form(tree[1], t)
+        if op == "neg":
+            return -u, -du, -ddu, su, ssu
+        if op == "exp":
+            v = math.exp(u)
+            return v, v * du, v * (ddu + du * du), v * su, v * (ssu + su * su)
+        c, s = math.cos(u), math.sin(u)
+        return s, c * du, c * ddu - s * du * du, su, ssu + su * su
+    a, da, dda, sa, ssa = closed_form(tree[1], t)
+    b, db, ddb, sb, ssb = closed_form(tree[2], t)
+    if op == "add":
+        return a + b, da + db, dda + ddb, sa + sb, ssa + ssb
+    if op == "sub":
+        return a - b, da - db, dda - ddb, sa + sb, ssa + ssb
+    if op == "mul":
+        return (
+            a * b,
+            da * b + a * db,
+            dda * b + 2 * da * db + a * ddb,
+            abs(sa * b) + abs(a * sb),
+            abs(ssa * b) + 2 * sa * sb + abs(a * ssb),
+        )
+    # a ** b
+    if a > 0:
+        v = math.pow(a, b)
+        la = math.log(a)
+        dl = db * la + b * da / a  # L = b·log a, f = exp(L): f' = f·L', f'' = f·(L'' + L'²)
+        ddl = ddb * la + 2 * db * da / a + b * (dda * a - da * da) / (a * a)
+        sl = abs(sb * la) + abs(b * sa / a)
+        ssl = abs(ssb * la) + abs(2 * sb * sa / a) + abs(b) * (abs(ssa / a) + (sa / a) ** 2)
+        return v, v * dl, v * (ddl + dl * dl), abs(v) * sl, abs(v) * (ssl + sl * sl)
+    if a < 0 and not has_variable(tree[2]) and b == int(b):  # else ∂/∂exponent is asked for
+        d1 = b * math.pow(a, b - 1)
+        d2 = b * (b - 1) * math.pow(a, b - 2)
+        return (
+            math.pow(a, b),
+            d1 * da,
+            d2 * da * da + d1 * dda,
+            abs(d1 * sa),
+            abs(d2) * sa * sa + abs(d1 * ssa),
+        )
+    raise NoClosedForm
+
+
+def matches(ad: float, exact: float, scale: float) -> bool:
+    return abs(ad - exact) <= 1e-6 * abs(exact) + 1e-12 * scale + 1e-9
+
+
+def outcome(thunk: Callable[[], Any]) -> Any:
+    """The derivative a route gives, or "no derivative" for the clear errors it may raise.
+
+    Two clear errors: ZeroDivisionError at base 0, ValueError for log of a negative base;
+    where a program has both, which comes first depends on the order of evaluation.
+    """
+    try:
+        value = thunk()
+    except ZeroDivisionError as e:
+        message = str(e)
+    except ValueError as e:
+        message = str(e)
+        assert "not real for x < 0" in message, message
+        return "no derivative"
+    except OverflowError:
+        return "overflow"
+    else:
+        return value
+    assert "no finite derivative" in message, message
+    return "no derivative"
+
+
+def overflowed(a: Any) -> bool:
+    """An intermediate overflowed: Python's ``**`` raises where ``*`` gives inf (or nan)."""
+    if isinstance(a, (tuple, list)):
+        return any(map(overflowed, a))
+    return a == "overflow" or (not isinstance(a, str) and not math.isfinite(a))
+
+
+def same(a: Any, b: Any, scale: float = 0.0) -> bool:
+    """Equal outcomes; numbers up to rounding (``scale``: that of terms that cancel)."""
+    if overflowed(a) or overflowed(b):
+        return overflowed(a) and overflowed(b)
+    if isinstance(a, str) or isinstance(b, str):
+        return bool(a == b)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(same(u, v, scale) for u, v in zip(a, b, strict=True))
+    return matches(float(a), float(b), scale)
+
+
+# Taylor mode skips a term whose coefficient is exactly 0, so where an infinite partial is
+# multiplied by a zero coefficient it may give the finite limit where the other routes
+# raise: ``(x - x) ** (x ** 0)``. Such a value is checked against the oracles instead.
+TAYLOR_ROUTES = frozenset({"taylor(2)", "derivative(2)", "taylor(derivative)"})
+
+
+def all_agree(routes: dict[str, Any], scale: float = 0.0) -> tuple[Any, list[float]]:
+    """The one outcome of every route, and the finite values Taylor mode gave beside an error.
+
+    A route whose intermediate overflowed (a base like 5e-324 under a negative power)
+    is left out where others give a number: ``0 * inf`` is nan in one route where
+    another skips a zero partial.
+    """
+    results = {name: outcome(thunk) for name, thunk in routes.items()}
+    if not all(map(overflowed, results.values())):
+        results = {name: r for name, r in results.items() if not overflowed(r)}
+    others = {name: r for name, r in results.items() if name not in TAYLOR_ROUTES}
+    first_name, first = next(iter(others.items()))
+    for name, r in others.items():
+        assert same(r, first, scale), (name, r, first_name, first)
+    extra = []
+    for name in TAYLOR_ROUTES & set(results):
+        r = results[name]
+        if first == "no derivative" and not isinstance(r, str):
+            extra.append(r)
+        else:
+            assert same(r, first, scale), (name, r, first_name, first)
+    return first, extra
+
+
+def jet_coefficient(out: Any, k: int) -> Any:
+    """Coefficient ``k`` of a Jet result (0 for a plain number: a constant)."""
+    return out.series[k - 1] if isinstance(out, fad.Jet) else 0.0
+
+
+def first_routes(g: Callable[[Any], Any], t: float) -> dict[str, Callable[[], Any]]:
+    routes: dict[str, Callable[[], Any]] = {
+        "jvp": lambda: fad.jvp(g, (t,), (1.0,))[1],
+        "derivative": lambda: fad.derivative(g)(t),
+        "taylor": lambda: fad.taylor(g, t, 1)[1],
+        "Dual": lambda: tangent(g(Dual(t, 1.0))),
+        "Jet": lambda: jet_coefficient(g(fad.Jet(t, (1.0,))), 1),
+        "jacfwd": lambda: fad.jacfwd(g)(t),
+        "linearize": lambda: fad.linearize(g, t)[1](1.0),
+    }
+    for mode in MODES:
+        routes[mode] = functools.partial(lambda m: fad.grad(g, mode=m)(t), mode)
+        routes[f"vjp {mode}"] = functools.partial(lambda m: fad.vjp(g, t, mode=m)[1](1.0)[0], mode)
+    return routes
+
+
+def second_routes(g: Callable[[Any], Any], t: float) -> dict[str, Callable[[], Any]]:
+    def fwd(z: Any) -> Any:
+        return fad.jvp(g, (z,), (1.0,))[1]
+
+    routes: dict[str, Callable[[], Any]] = {
+        "derivative(2)": lambda: fad.derivative(g, 2)(t),
+        "taylor(2)": lambda: fad.taylor(g, t, 2)[2],
+        "Dual(Dual)": lambda: tangent(tangent(g(Dual(Dual(t, 1.0, 1), Dual(1.0, 0.0, 1), 2)))),
+        "fwd(fwd)": lambda: fad.jvp(fwd, (t,), (1.0,))[1],
+        "jacfwd(jacrev)": lambda: fad.jacfwd(fad.jacrev(g))(t),
+        "taylor(derivative)": lambda: fad.taylor(fad.derivative(g), t, 1)[1],
+    }
+    for mode in MODES:
+        routes[f"hessian {mode}"] = functools.partial(lambda m: fad.hessian(g, mode=m)(t), mode)
+        routes[f"{mode}({mode})"] = functools.partial(
+            lambda m: fad.grad(fad.grad(g, mode=m), mode=m)(t), mode
+        )
+        routes[f"fwd({mode})"] = functools.partial(
+            lambda m: fad.jvp(fad.grad(g, mode=m), (t,), (1.0,))[1], mode
+        )
+        routes[f"{mode}(fwd)"] = functools.partial(lambda m: fad.grad(fwd, mode=m)(t), mode)
+    return routes
+
+
+def one_sided_difference(g: Callable[[float], Any], t: float, h: float) -> float | None:
+    """(g(t ± h) - g(t)) / ±h on a side where g is defined, or None."""
+    g0 = float(g(t))
+    for step in (h, -h):
+        try:
+            return (float(g(t + step)) - g0) / step
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError):  # TypeError: complex
+            continue
+    return None
+
+
+def converges_to(g: Callable[[float], Any], t: float, target: float) -> bool:
+    """One-sided differences approach ``target`` as the step shrinks."""
+    try:
+        coarse, fine = one_sided_difference(g, t, 1e-5), one_sided_difference(g, t, 1e-8)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return True  # the first derivative is not defined beside t: nothing to check
+    if coarse is None or fine is None:
+        return True
+    tol = 1e-4 * (1.0 + abs(target))
+    return abs(fine - target) <= tol or abs(fine - target) < abs(coarse - target) / 5
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.filter_too_much])
+@given(tree=pow_trees, t=POW_POINT)
+@example(tree=("pow", ("x",), ("x",)), t=0.0)
+@example(tree=("mpow", ("add", ("c", 1.0), ("x",)), ("x",)), t=-1.0)
+@example(tree=("pow", ("x",), ("exp", ("x",))), t=0.0)
+def test_pow_near_base_zero_all_transforms_agree(tree: Tree, t: float) -> None:
+    def g(z: Any) -> Any:
+        return pow_eval(tree, z, z)
+
+    try:
+        value = g(t)
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError):  # TypeError: complex
+        assume(False)
+    assume(isinstance(value, float) and math.isfinite(value) and abs(value) < 1e100)
+    try:
+        exact: Jet2 | None = closed_form(tree, t)
+    except (NoClosedForm, ValueError, ZeroDivisionError, OverflowError):
+        exact = None
+    if exact is not None and not all(math.isfinite(v) and abs(v) < 1e100 for v in exact):
+        exact = None
+    s1, s2 = (exact[3], exact[4]) if exact is not None else (0.0, 0.0)
+    d1, none = all_agree(first_routes(g, t), s1)
+    assert none == []
+    d2, taylor_only = all_agree(second_routes(g, t), s2)
+    if d1 == "no derivative":
+        assert d2 == d1 or overflowed(d2), (d1, d2)  # a second derivative needs the first
+    if exact is not None:
+        _, f1, f2, s1, s2 = exact
+        for ad, cf, sc in ((d1, f1, s1), (d2, f2, s2), *((v, f2, s2) for v in taylor_only)):
+            if not overflowed(ad) and not isinstance(ad, str):
+                assert matches(ad, cf, sc), (ad, cf, exact)
+            else:  # no base is 0 here: only an overflow may stop a route
+                assert overflowed(ad), (ad, exact)
+    elif t in REGULAR:
+        if not isinstance(d1, str) and not overflowed(d1):
+            assert converges_to(lambda z: g(z), t, d1), ("f'", d1)
+        for v in [d2, *taylor_only]:
+            if not isinstance(v, str) and not overflowed(v):
+                assert converges_to(lambda z: fad.derivative(g)(z), t, v), ("f''", v)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.filter_too_much])
+@given(tree=pow_trees, x=POW_POINT, y=POW_POINT)
+@example(tree=("pow", ("x",), ("y",)), x=0.0, y=1.0)
+@example(tree=("mpow", ("x",), ("y",)), x=0.0, y=2.0)
+def test_pow_near_base_zero_gradient_and_hessian_agree(tree: Tree, x: float, y: float) -> None:
+    def f(a: Any, b: Any) -> Any:
+        return pow_eval(tree, a, b)
+
+    try:
+        value = f(x, y)
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError):  # TypeError: complex
+        assume(False)
+    assume(isinstance(value, float) and math.isfinite(value) and abs(value) < 1e100)
+    both = (0, 1)
+    grads: dict[str, Callable[[], Any]] = {
+        "jacfwd": lambda: fad.jacfwd(f, argnums=both)(x, y),
+        "jvp": lambda: tuple(fad.jvp(f, (x, y), v)[1] for v in ((1.0, 0.0), (0.0, 1.0))),
+    }
+    hessians: dict[str, Callable[[], Any]] = {
+        "jacfwd(jacrev)": lambda: fad.jacfwd(fad.jacrev(f, argnums=both), argnums=both)(x, y),
+        "jacrev(jacfwd)": lambda: fad.jacrev(fad.jacfwd(f, argnums=both), argnums=both)(x, y),
+        "jacfwd(jacfwd)": lambda: fad.jacfwd(fad.jacfwd(f, argnums=both), argnums=both)(x, y),
+    }
+    for mode in MODES:
+        grads[mode] = functools.partial(lambda m: fad.grad(f, argnums=both, mode=m)(x, y), mode)
+        hessians[f"hessian {mode}"] = functools.partial(
+            lambda m: fad.hessian(f, argnums=both, mode=m)(x, y), mode
+        )
+    g, _ = all_agree(grads)
+    h, _ = all_agree(hessians)
+    if isinstance(g, str) and not overflowed(g):
+        assert h == g or overflowed(h), (g, h)
+    if not isinstance(h, str) and not overflowed(h):
+        assert same(h[0][1], h[1][0]), ("not symmetric", h)
+
+
+@pytest.mark.parametrize(
+    ("fun", "point"),
+    [
+        (lambda x: x**x, 0.0),
+        (lambda x: fm.pow(x, x), 0.0),
+        (lambda x: (x - 1.0) ** (x - 1.0), 1.0),
+        (lambda x: x ** (1.0 + x), 0.0),
+        (lambda x: x ** fm.exp(x), 0.0),
+        (lambda x: fm.pow(x, fm.exp(x)), 0.0),
+    ],
+)
+def test_pow_at_base_zero_issue_examples_raise(fun: Callable[[Any], Any], point: float) -> None:
+    """Issue 16: these gave finite wrong numbers in some transforms."""
+    for route in second_routes(fun, point).values():
+        with pytest.raises(ZeroDivisionError, match="no finite derivative"):
+            route()
+    assert all_agree(first_routes(fun, point))[1] == []  # an error everywhere, or one value
+
+
+def test_pow_at_base_zero_issue_values() -> None:
+    # d/dx x**x = x**x (log x + 1) -> -inf at 0: an error in every transform.
+    for route in first_routes(lambda x: x**x, 0.0).values():
+        with pytest.raises(ZeroDivisionError, match="no finite derivative"):
+            route()
+    # ∂²(x**y)/∂x∂y = x**(y-1) (1 + y log x) -> -inf at (0, 1): not ((0, 1), (0, 0)).
+    for mode in MODES:
+        with pytest.raises(ZeroDivisionError, match="no finite derivative"):
+            fad.hessian(lambda x, y: x**y, argnums=(0, 1), mode=mode)(0.0, 1.0)
+    # x ** exp(x): f'(0) = 1 (one-sided, finite), f''(0) = -inf.
+    assert fad.grad(lambda x: x ** fm.exp(x))(0.0) == 1.0
+    assert fad.taylor(lambda x: x ** fm.exp(x), 0.0, 1) == [0.0, 1.0]
+    # Where the derivatives are finite they are still given: x**y at (0, 2), at (0, 3).
+    assert fad.hessian(lambda x, y: x**y, argnums=(0, 1))(0.0, 2.0) == ((2.0, 0.0), (0.0, 0.0))
+    assert fad.hessian(lambda x, y: fm.pow(x, y), argnums=(0, 1))(0.0, 3.0) == (
+        (0.0, 0.0),
+        (0.0, 0.0),
+    )
+    assert fad.taylor(lambda x: x ** (3.0 + x), 0.0, 3) == [0.0, 0.0, 0.0, 6.0]
+    with pytest.raises(ZeroDivisionError, match="no finite derivative"):
+        fad.taylor(lambda x: x ** (2.0 + x), 0.0, 3)  # 6·log x -> -inf
+    assert fad.grad(lambda y: 0.0**y)(2.0) == 0.0
+    assert fad.hessian(lambda y: 0.0**y)(2.0) == 0.0
+    with pytest.raises(ZeroDivisionError, match="no finite derivative"):
+        fad.grad(lambda y: 0.0**y)(0.0)  # 0**y jumps from 1 to 0 at y = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fad
-from fad import Codual, Dual
+from fad import Codual, Dual, structurally_equal
 
 MODES = ("tape", "memo", "naive")
 
@@ -191,3 +192,95 @@ def test_math_module_on_a_tracer_names_fad_math() -> None:
 def test_fad_math_is_the_fix() -> None:
     assert fad.grad(lambda x: fad.math.sin(x))(0.0) == 1.0
     assert fad.grad(lambda x: fad.math.sqrt(x))(4.0) == 0.25
+
+
+# --- tracers as numbers: what numbers.Real code relies on -------------------------------------
+
+TRACERS = [
+    lambda v: Dual(v, 1.0),
+    lambda v: Codual(v, lambda k: k),
+    lambda v: Dual(Dual(v, 1.0, 1), 1.0, 2),
+    lambda v: fad.Jet(v, (1.0, 0.0)),
+]
+
+
+@pytest.mark.parametrize("make", TRACERS)
+@settings(max_examples=30)
+@given(v=st.floats(allow_nan=False), spec=st.sampled_from([".3f", ">10.2e", "g", "+.1%", "08.3f"]))
+def test_format_spec_formats_the_primal(make: Callable[[float], Any], v: float, spec: str) -> None:
+    x = make(v)
+    assert f"{x:{spec}}" == format(v, spec)
+    assert format(x, "") == str(x)  # no spec: the tracer's own text, as before
+
+
+def test_format_inside_a_transform_keeps_the_derivative() -> None:
+    printed: list[str] = []
+
+    def f(x: Any) -> Any:
+        printed.append(f"x = {x:.3f}")
+        return x * x
+
+    for mode in MODES:
+        assert fad.grad(f, mode=mode)(2.0) == 4.0
+    assert fad.jvp(f, (2.0,), (1.0,)) == (4.0, 4.0)
+    assert printed == ["x = 2.000"] * 4
+
+
+@pytest.mark.parametrize("make", TRACERS)
+def test_real_imag_conjugate_is_integer(make: Callable[[float], Any]) -> None:
+    x = make(2.0)
+    assert x.real is x
+    assert x.imag == 0.0
+    assert type(x.imag) is float
+    assert x.conjugate() is x
+    assert x.is_integer()
+    assert not make(2.5).is_integer()
+    assert make(-0.0).is_integer() == (-0.0).is_integer()
+    assert not make(math.inf).is_integer()
+
+
+def test_real_and_conjugate_keep_the_derivative() -> None:
+    def f(x: Any) -> Any:
+        return x.real * x.conjugate() + x.imag
+
+    for mode in MODES:
+        assert fad.grad(f, mode=mode)(3.0) == 6.0
+    assert fad.derivative(f, 2)(3.0) == 2.0
+
+
+@settings(max_examples=40)
+@given(x=st.floats(-50, 50), y=st.floats(0.5, 10).map(lambda v: v if v else 1.0))
+def test_divmod_is_floordiv_and_mod(x: float, y: float) -> None:
+    for a, b in ((Dual(x, 1.0), y), (x, Dual(y, 1.0)), (Dual(x, 1.0), Dual(y, 0.5))):
+        q, r = divmod(a, b)
+        assert q == a // b
+        assert structurally_equal(r, a % b)
+    assert fad.grad(lambda t: divmod(t, y)[1])(x) == fad.grad(lambda t: t % y)(x)
+    assert fad.grad(lambda t: divmod(x, t)[1])(y) == fad.grad(lambda t: x % t)(y)
+
+
+def test_statistics_median_keeps_the_derivative() -> None:
+    for mode in MODES:
+        assert fad.grad(lambda x: statistics.median([x, 2 * x, 3 * x]), mode=mode)(1.0) == 2.0
+        assert fad.grad(lambda x: statistics.median([x, 3 * x]), mode=mode)(1.0) == 2.0
+
+
+@pytest.mark.parametrize(
+    ("stat", "says"),
+    [
+        (statistics.mean, "as_integer_ratio() of a"),
+        (statistics.variance, "as_integer_ratio() of a"),
+        (statistics.fmean, "statistics.fmean converts its data to floats"),
+    ],
+)
+def test_statistics_that_cannot_keep_the_derivative_say_so(
+    stat: Callable[[list[Any]], Any], says: str
+) -> None:
+    for mode in MODES:
+        with pytest.raises(TypeError) as info:
+            fad.grad(lambda x: stat([x, 2 * x, 4 * x]), mode=mode)(1.0)
+        message = str(info.value)
+        assert says in message
+        assert "fad.math.fsum(xs) / len(xs)" in message
+    # the fix it names differentiates
+    assert fad.grad(lambda x: fad.math.fsum([x, 2 * x, 4 * x]) / 3)(1.0) == pytest.approx(7 / 3)
