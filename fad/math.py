@@ -154,7 +154,7 @@ def _one(prim: Primitive) -> Callable[[Callable[..., Any]], Any]:
         def fun(x: Any) -> Any:
             if type(x) is float:
                 return impl(x)
-            return spec(x)
+            return prim(x)  # what ``spec`` does, one Python frame less on tracers
 
         return functools.update_wrapper(fun, spec)
 
@@ -179,7 +179,7 @@ def _binary(prim: Primitive) -> Callable[[Callable[..., Any]], _Binary]:
         def fun(x: Any, y: Any) -> Any:
             if type(x) is float and type(y) is float:
                 return impl(x, y)
-            return spec(x, y)
+            return prim(x, y)  # what ``spec`` does, one Python frame less on tracers
 
         return functools.update_wrapper(fun, spec)
 
