@@ -9,6 +9,7 @@ refuse to drop a derivative silently.
 from __future__ import annotations
 
 import linecache
+import operator
 import re
 import sys
 from typing import Any
@@ -16,9 +17,15 @@ from typing import Any
 import attrs
 
 from fad import _primitives as P
-from fad._core import bind, primal_value
+from fad._core import bind, is_tracer, primal_value
 
-__all__ = ["BINARY_OPERATORS", "TracerOps", "conversion_error", "structurally_equal"]
+__all__ = [
+    "BINARY_OPERATORS",
+    "TracerOps",
+    "conversion_error",
+    "register_decider",
+    "structurally_equal",
+]
 
 # The arithmetic operators that Dual and TapeCodual give fast paths, by dunder name.
 BINARY_OPERATORS = (
@@ -55,6 +62,46 @@ def conversion_error(value: Any, target: str, depth: int = 2) -> TypeError:
         "the derivative on purpose, use fad.stop_gradient(x) or x.primal."
     )
     return TypeError(msg)
+
+
+# Tracer classes whose values decide comparisons themselves (they record them).
+_DECIDERS: set[type] = set()
+
+
+def register_decider(cls: type) -> type:
+    """Mark ``cls`` as a tracer that decides comparisons: ``cls.decide(name, a, b)``.
+
+    A comparison (or ``bool()``) of tracers strips tracers off both operands, down to
+    plain values; it stops at a value of a decider class and asks that class for the
+    outcome instead. ``name`` is ``"eq"``, ``"ne"``, ``"lt"``, ``"le"``, ``"gt"``,
+    ``"ge"`` or ``"truth"`` (then ``b`` is ``None``). ``fad.jit``'s recorder is one: it
+    records the outcome as a guard.
+    """
+    _DECIDERS.add(cls)
+    return cls
+
+
+def _decision_operand(value: Any) -> Any:
+    """``value`` with tracers taken off, down to a plain value or a decider's value."""
+    while True:
+        t = type(value)
+        if t is float or t is int or t in _DECIDERS:
+            return value
+        if not is_tracer(value):
+            return value
+        value = value.primal
+
+
+def _compare(name: str, op: Any, x: Any, y: Any) -> bool:
+    a = _decision_operand(x)
+    b = _decision_operand(y)
+    ta = type(a)
+    tb = type(b)
+    if ta in _DECIDERS or tb in _DECIDERS:
+        if ta in _DECIDERS and (tb not in _DECIDERS or a.level >= b.level):
+            return bool(a.decide(name, a, b))
+        return bool(b.decide(name, a, b))
+    return bool(op(a, b))
 
 
 class TracerOps:
@@ -127,27 +174,31 @@ class TracerOps:
         return round(primal_value(self), ndigits)
 
     # Comparisons and truth act on the primal and return plain bools, so that
-    # ordinary control flow works under every transform.
+    # ordinary control flow works under every transform. A tracer class that records
+    # decisions (jit's recorder, see ``register_decider``) is asked for the outcome.
     def __eq__(self, other: object) -> bool:
-        return bool(primal_value(self) == primal_value(other))
+        return _compare("eq", operator.eq, self, other)
 
     def __ne__(self, other: object) -> bool:
-        return bool(primal_value(self) != primal_value(other))
+        return _compare("ne", operator.ne, self, other)
 
     def __lt__(self, other: Any) -> bool:
-        return bool(primal_value(self) < primal_value(other))
+        return _compare("lt", operator.lt, self, other)
 
     def __le__(self, other: Any) -> bool:
-        return bool(primal_value(self) <= primal_value(other))
+        return _compare("le", operator.le, self, other)
 
     def __gt__(self, other: Any) -> bool:
-        return bool(primal_value(self) > primal_value(other))
+        return _compare("gt", operator.gt, self, other)
 
     def __ge__(self, other: Any) -> bool:
-        return bool(primal_value(self) >= primal_value(other))
+        return _compare("ge", operator.ge, self, other)
 
     def __bool__(self) -> bool:
-        return bool(primal_value(self))
+        value = _decision_operand(self)
+        if type(value) in _DECIDERS:
+            return bool(value.decide("truth", value, None))
+        return bool(value)
 
     __hash__ = None  # type: ignore[assignment]  # equal by primal, so unhashable (as JAX)
 
