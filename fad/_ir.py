@@ -23,9 +23,10 @@ import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from fad import _primitives as _P
 from fad._core import Primitive
 
-__all__ = ["COMPARISONS", "IR", "Guard", "simplify", "var_name"]
+__all__ = ["COMPARISONS", "IR", "Guard", "schedule", "simplify", "var_name"]
 
 
 def _truth(x: Any) -> bool:
@@ -210,44 +211,72 @@ def simplify(ir: IR, *, cse: bool = True) -> IR:
                 const_ids[key] = atom
         return atom
 
-    alias: list[int] = list(range(n_in))  # old variable -> atom in the old numbering
+    # The new program, built as the old one is read: old variable -> new atom.
+    alias: list[int] = list(range(n_in))
+    out_prims: list[Primitive] = []
+    out_args: list[tuple[int, ...]] = []
+    out_types: list[type] = list(ir.types[:n_in])
+    negof: dict[int, int] = {}  # new variable -> w, when it is neg w (a float)
     seen: dict[tuple[Any, tuple[int, ...]], int] = {}
-    keep = []  # old equation indices kept (before dead-code elimination)
-    new_args: list[tuple[int, ...]] = []
     types = ir.types
     prims = ir.prims
+
+    def add_eq(prim: Primitive, atoms: tuple[int, ...], t: type) -> int:
+        key: tuple[Primitive, tuple[int, ...]] | None = None
+        if cse:
+            key = (prim, atoms)
+            try:
+                found = seen.get(key)
+            except TypeError:
+                key = None
+                found = None
+            if found is not None:
+                return found
+        var = len(out_types)
+        out_prims.append(prim)
+        out_args.append(atoms)
+        out_types.append(t)
+        if cse and key is not None:
+            seen[key] = var
+        if prim.name == "neg" and t is float:
+            negof[var] = atoms[0]
+        return var
+
     for i, atoms0 in enumerate(ir.args):
-        var = n_in + i
-        atoms = tuple(alias[a] if a >= 0 else a for a in atoms0)
+        atoms = tuple([alias[a] if a >= 0 else a for a in atoms0])
         prim = prims[i]
         name = prim.name
-        target = _identity(name, atoms, consts, types)
-        if target is None and name == "neg" and atoms[0] >= n_in:
-            j = atoms[0] - n_in
-            if prims[j].name == "neg" and types[var] is float:
-                target = _arg_of(ir, alias, j)
-        if target is None and all(a < 0 for a in atoms) and atoms:
+        t = types[n_in + i]
+        target = _identity(name, atoms, consts, out_types)
+        if target is None and t is float and len(atoms) <= 2:  # exact sign rewrites
+            if name == "mul":
+                a, b = atoms
+                if _minus_one(a, consts) and b >= 0 and out_types[b] is float:
+                    prim, atoms, name = _P.neg, (b,), "neg"
+                elif _minus_one(b, consts) and a >= 0 and out_types[a] is float:
+                    prim, atoms, name = _P.neg, (a,), "neg"
+                elif (a in negof) != (b in negof):
+                    # x · (-w) = -(x · w): the negation moves out, to be absorbed
+                    inner = (negof[a], b) if a in negof else (a, negof[b])
+                    prim, atoms, name = _P.neg, (add_eq(prim, inner, float),), "neg"
+            if name == "neg" and atoms[0] in negof:
+                target = negof[atoms[0]]
+            elif name == "add" and atoms[1] in negof:
+                prim, atoms, name = _P.sub, (atoms[0], negof[atoms[1]]), "sub"
+            elif name == "add" and atoms[0] in negof:
+                prim, atoms, name = _P.sub, (atoms[1], negof[atoms[0]]), "sub"
+            elif name == "sub" and atoms[1] in negof:
+                prim, atoms, name = _P.add, (atoms[0], negof[atoms[1]]), "add"
+        if target is None and atoms and max(atoms) < 0:
             try:
-                value = prim.impl(*(consts[-1 - a] for a in atoms))
+                value = prim.impl(*[consts[-1 - a] for a in atoms])
             except (ArithmeticError, ValueError):
                 value = None
             else:
                 target = const_atom(value)
-        if target is None and cse:
-            key = (prim, atoms)
-            try:
-                target = seen.get(key)
-            except TypeError:
-                target = None
-            if target is None:
-                with contextlib.suppress(TypeError):
-                    seen[key] = var
-        if target is not None:
-            alias.append(target)
-            continue
-        alias.append(var)
-        keep.append(i)
-        new_args.append(atoms)
+        if target is None:
+            target = add_eq(prim, atoms, t)
+        alias.append(target)
     outputs = [alias[a] if a >= 0 else a for a in ir.outputs]
     guards = []
     guarded: set[int] = set()
@@ -257,13 +286,11 @@ def simplify(ir: IR, *, cse: bool = True) -> IR:
             continue
         guarded.add(target)
         guards.append(Guard(target, g.outcome, g.where))
-    return _compact(ir, keep, new_args, consts, outputs, guards)
+    return _compact(n_in, out_prims, out_args, out_types, consts, outputs, guards)
 
 
-def _arg_of(ir: IR, alias: list[int], j: int) -> int:
-    """The (aliased) argument of equation ``j`` (a one-argument equation)."""
-    a = ir.args[j][0]
-    return alias[a] if a >= 0 else a
+def _minus_one(a: int, consts: Sequence[Any]) -> bool:
+    return a < 0 and type(consts[-1 - a]) is float and consts[-1 - a] == -1
 
 
 def _const_key(c: Any) -> Any:
@@ -275,27 +302,28 @@ def _const_key(c: Any) -> Any:
 
 
 def _compact(
-    ir: IR,
-    keep: list[int],
-    new_args: list[tuple[int, ...]],
+    n_in: int,
+    prims0: list[Primitive],
+    args0: list[tuple[int, ...]],
+    types0: list[type],
     consts: list[Any],
     outputs: list[int],
     guards: list[Guard],
 ) -> IR:
     """Drop dead equations and unused constants; renumber the variables densely."""
-    n_in = ir.n_inputs
-    live = bytearray(n_in + len(ir.prims))
+    n = len(types0)
+    live = bytearray(n)
     for a in outputs:
         if a >= 0:
             live[a] = 1
     for g in guards:
         live[g.var] = 1
-    for k in range(len(keep) - 1, -1, -1):
-        if live[n_in + keep[k]]:
-            for a in new_args[k]:
+    for k in range(len(prims0) - 1, -1, -1):
+        if live[n_in + k]:
+            for a in args0[k]:
                 if a >= 0:
                     live[a] = 1
-    new_var = list(range(n_in)) + [0] * len(ir.prims)
+    new_var = list(range(n_in)) + [0] * (n - n_in)
     const_map: dict[int, int] = {}
     new_consts: list[Any] = []
 
@@ -310,15 +338,15 @@ def _compact(
 
     prims: list[Primitive] = []
     args: list[tuple[int, ...]] = []
-    types: list[type] = list(ir.types[:n_in])
-    for k, i in enumerate(keep):
-        old = n_in + i
+    types: list[type] = list(types0[:n_in])
+    for k in range(len(prims0)):
+        old = n_in + k
         if not live[old]:
             continue
         new_var[old] = n_in + len(prims)
-        prims.append(ir.prims[i])
-        args.append(tuple(remap(a) for a in new_args[k]))
-        types.append(ir.types[old])
+        prims.append(prims0[k])
+        args.append(tuple([remap(a) for a in args0[k]]))
+        types.append(types0[old])
     return IR(
         n_in,
         prims,
@@ -327,4 +355,61 @@ def _compact(
         new_consts,
         [remap(a) for a in outputs],
         [Guard(new_var[g.var], g.outcome, g.where) for g in guards],
+    )
+
+
+def schedule(ir: IR) -> IR:
+    """The same program with each equation moved as late as its first use allows.
+
+    Equations are emitted on demand: each guard's predicate (in the recorded order of
+    the guards), then each output, preceded by whatever it needs that is not yet
+    computed. A value is then computed close to its uses, so few values stay alive
+    for long: in a recorded gradient, the forward values an input's adjoint needs
+    are computed right before it, not all in a first pass. Nothing moves before a
+    guard that came after it, and the result of every equation is the same, so the
+    program computes the very same numbers. Dead equations are dropped on the way.
+    """
+    n_in = ir.n_inputs
+    args = ir.args
+    done = bytearray(len(ir.prims))
+    order: list[int] = []
+
+    def demand(root: int) -> None:
+        stack = [root]
+        while stack:
+            i = stack[-1]
+            if done[i]:
+                stack.pop()
+                continue
+            ready = True
+            for a in reversed(args[i]):  # the first argument on top: computed first
+                j = a - n_in
+                if j >= 0 and not done[j]:
+                    stack.append(j)
+                    ready = False
+            if ready:
+                done[i] = 1
+                order.append(i)
+                stack.pop()
+
+    for g in sorted(ir.guards, key=lambda g: g.var):
+        demand(g.var - n_in)
+    for a in ir.outputs:
+        if a >= n_in:
+            demand(a - n_in)
+    new_var = list(range(n_in)) + [0] * len(ir.prims)
+    for k, i in enumerate(order):
+        new_var[n_in + i] = n_in + k
+
+    def remap(a: int) -> int:
+        return new_var[a] if a >= 0 else a
+
+    return IR(
+        n_in,
+        [ir.prims[i] for i in order],
+        [tuple([remap(a) for a in args[i]]) for i in order],
+        list(ir.types[:n_in]) + [ir.types[n_in + i] for i in order],
+        ir.consts,
+        [remap(a) for a in ir.outputs],
+        [Guard(new_var[g.var], g.outcome, g.where) for g in ir.guards],
     )

@@ -13,6 +13,7 @@ function stays eager at such points and warns once, naming the branch.
 from __future__ import annotations
 
 import functools
+import operator
 import pickle
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 
 from fad._core import is_tracer, new_level
 from fad._emit import FLOAT_TABLE, TRACER_TABLE, GuardFailed, Program, emit
-from fad._ir import IR, simplify
+from fad._ir import IR, schedule, simplify
 from fad.tracers.recorder import Recorded, Recording, concrete
 from fad.tree import PyTreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 
@@ -30,6 +31,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _NUMBERS = (float, int)
+_FLOAT_SET = {float}
 
 
 class Specialization:
@@ -40,12 +42,22 @@ class Specialization:
         out_def: the structure of the outputs.
     """
 
-    __slots__ = ("_program", "_raw", "_tracer_program", "ir", "label", "out_def", "wheres")
+    __slots__ = (
+        "_program",
+        "_raw",
+        "_tracer_program",
+        "ir",
+        "label",
+        "out_def",
+        "unflatten",
+        "wheres",
+    )
 
     def __init__(self, raw: IR, out_def: PyTreeDef, label: str) -> None:
         self._raw: IR | None = raw
         self.ir: IR | None = simplify(raw)
         self.wheres = [g.where for g in self.ir.guards]
+        self.unflatten = _unflattener(out_def)
         self.out_def = out_def
         self.label = label
         self._program: Program | None = None
@@ -56,7 +68,7 @@ class Specialization:
         """The compiled code on numbers."""
         if self._program is None:
             assert self.ir is not None  # a pickled specialization has its program
-            self._program = emit(self.ir, FLOAT_TABLE, self.label)
+            self._program = emit(schedule(self.ir), FLOAT_TABLE, self.label)
         return self._program
 
     @property
@@ -66,7 +78,7 @@ class Specialization:
             # no common subexpressions: the derivatives then sum as the eager ones do
             ir = self.ir if self._raw is None else simplify(self._raw, cse=False)
             assert ir is not None, "an unpickled specialization runs on numbers only"
-            self._tracer_program = emit(ir, TRACER_TABLE, self.label)
+            self._tracer_program = emit(schedule(ir), TRACER_TABLE, self.label)
         return self._tracer_program
 
     @property
@@ -83,7 +95,24 @@ class Specialization:
     def __setstate__(self, state: Any) -> None:
         example, self.label, self._program, self.wheres = state
         self.out_def = tree_flatten(example)[1]
+        self.unflatten = _unflattener(self.out_def)
         self._raw = self.ir = self._tracer_program = None
+
+
+_LIST_KIND = tree_flatten([0.0])[1].kind
+_TUPLE_KIND = tree_flatten((0.0,))[1].kind
+
+
+def _unflattener(out_def: PyTreeDef) -> Callable[[tuple[Any, ...]], Any]:
+    """``tree_unflatten(out_def, ·)``, direct for a leaf and flat lists and tuples."""
+    if out_def.kind is None:
+        return operator.itemgetter(0)
+    if all(c.kind is None for c in out_def.children):
+        if out_def.kind is _LIST_KIND:
+            return list
+        if out_def.kind is _TUPLE_KIND:
+            return tuple
+    return functools.partial(tree_unflatten, out_def)
 
 
 def _split(
@@ -150,6 +179,7 @@ class Jitted(Generic[P, R]):
         self.n_recordings = 0
         self.n_eager = 0
         self._name = getattr(fun, "__name__", "fun")
+        self._has_static = bool(static_argnums or static_argnames)
         functools.update_wrapper(self, fun)
 
     # -- inspection ---------------------------------------------------------------
@@ -169,14 +199,36 @@ class Jitted(Generic[P, R]):
 
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        dyn, dyn_kw, static = _split(args, kwargs, self.static_argnums, self.static_argnames)
-        leaves, treedef = tree_flatten((dyn, dyn_kw))
-        types = tuple(map(type, leaves))
-        if all(t is float for t in types):
-            key: Any = (treedef, static, len(args), types)
-            generic = False
-        else:
-            key, generic = self._key(leaves, treedef, static, len(args), types)
+        key: Any = None
+        treedef: PyTreeDef | None = None
+        generic = False
+        static: tuple[Any, ...] = ()
+        if not kwargs and not self._has_static:
+            # The common case without the pytree plumbing: floats and flat lists or
+            # tuples of floats (comparing a large PyTreeDef costs more than the run).
+            leaves: list[Any] = []
+            parts: list[Any] = []
+            a: Any
+            for a in args:
+                t = type(a)
+                if t is float:
+                    leaves.append(a)
+                    parts.append(t)
+                elif (t is list or t is tuple) and (not a or set(map(type, a)) == _FLOAT_SET):
+                    leaves.extend(a)
+                    parts.append((t, len(a)))
+                else:
+                    break
+            else:
+                key = tuple(parts)
+        if key is None:
+            dyn, dyn_kw, static = _split(args, kwargs, self.static_argnums, self.static_argnames)
+            leaves, treedef = tree_flatten((dyn, dyn_kw))
+            types = tuple(map(type, leaves))
+            if all(t is float for t in types):
+                key = (treedef, static, len(args), types)
+            else:
+                key, generic = self._key(leaves, treedef, static, len(args), types)
         try:
             specs = self._cache.get(key)
         except TypeError:
@@ -197,7 +249,7 @@ class Jitted(Generic[P, R]):
                 failed = failed or e
                 last = spec
                 continue
-            result: R = tree_unflatten(spec.out_def, list(out))
+            result: R = spec.unflatten(out)
             return result
         if len(specs) >= self.max_specializations:
             if not self._warned and failed is not None and last is not None:
@@ -214,6 +266,8 @@ class Jitted(Generic[P, R]):
                 )
             self.n_eager += 1
             return self.fun(*args, **kwargs)
+        if treedef is None:
+            treedef = tree_flatten((args, {}))[1]
         return self._record(args, kwargs, leaves, treedef, static, specs, generic)
 
     def _key(
@@ -311,8 +365,12 @@ class Jitted(Generic[P, R]):
         # fad.tree's node functions, which do not pickle).
         cache = []
         for key, specs in self._cache.items():
-            treedef = key[0]
-            example = tree_unflatten(treedef, [0.0] * treedef.num_leaves)
+            treedef = key[0] if key else None
+            if isinstance(treedef, PyTreeDef):
+                example = tree_unflatten(treedef, [0.0] * treedef.num_leaves)
+                portable = ("tree", example, *key[1:])
+            else:  # the fast path's key: types and lengths
+                portable = ("flat", *key)
             kept = []
             for spec in specs:
                 try:
@@ -321,7 +379,7 @@ class Jitted(Generic[P, R]):
                     continue
                 kept.append(spec)
             if kept:
-                cache.append(((example, *key[1:]), kept))
+                cache.append((portable, kept))
         options = (self.static_argnums, self.static_argnames, self.max_specializations)
         return (_rebuild, (self.fun, options, cache))
 
@@ -336,7 +394,7 @@ def _rebuild(
 ) -> Jitted[..., Any]:
     j: Jitted[..., Any] = Jitted(fun, *options)
     for key, specs in cache:
-        full = (tree_flatten(key[0])[1], *key[1:])
+        full = (tree_flatten(key[1])[1], *key[2:]) if key[0] == "tree" else key[1:]
         j._cache[full] = specs
     return j
 
