@@ -304,7 +304,8 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
         chunks.append(f"def part{c}(L, m{defaults}):\n" + "\n".join(lines or ["    pass"]) + "\n")
     size = len(mslot)
     head = f"# fad.jit: {label}, {ir.n_ops} operations, {len(ir.guards)} guards, {table.name}\n"
-    main = [head + "def program(L):", f"    m = [None] * {size}" if size else "    m = None"]
+    chunks[0] = head + chunks[0]
+    main = ["def program(L):", f"    m = [None] * {size}" if size else "    m = None"]
     for c in range(n_chunks - 1):
         main.append(f"    part{c}(L, m)")
     main.append(f"    return part{n_chunks - 1}(L, m)")

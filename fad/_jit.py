@@ -13,6 +13,7 @@ function stays eager at such points and warns once, naming the branch.
 from __future__ import annotations
 
 import functools
+import gc
 import operator
 import pickle
 import warnings
@@ -268,7 +269,15 @@ class Jitted(Generic[P, R]):
             return self.fun(*args, **kwargs)
         if treedef is None:
             treedef = tree_flatten((args, {}))[1]
-        return self._record(args, kwargs, leaves, treedef, static, specs, generic)
+        # Recording makes an object per operation that lives until it is compiled:
+        # the cycle collector would scan them again and again (quadratic time).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._record(args, kwargs, leaves, treedef, static, specs, generic)
+        finally:
+            if enabled:
+                gc.enable()
 
     def _key(
         self,
