@@ -87,6 +87,15 @@ class Table:
         self.callee = callee
         self.integral_pow_inline = integral_pow_inline
 
+    def guard(self, predicate: str, outcome: bool, index: int) -> str:
+        """The statement checking guard ``index``: ``predicate`` must be ``outcome``.
+
+        On numbers (and tracers) an ``if`` that raises :class:`GuardFailed`; a batched
+        table may override it (to partition a batch by outcome, say).
+        """
+        cond = f"not {predicate}" if outcome else predicate
+        return f"    if {cond}:\n        raise GuardFailed({index})"
+
     def template(self, prim: Primitive, consts: list[Any]) -> str | None:
         """The template for ``prim`` with these argument constants (None: variables)."""
         name = prim.name
@@ -280,8 +289,7 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             g = guard_of.get(var)
             if g is not None and last_chunk[var] == -1:
                 k, outcome = g
-                cond = f"not ({expr})" if outcome else f"{expr}"
-                lines.append(f"    if {cond}:\n        raise GuardFailed({k})")
+                lines.append(table.guard(f"({expr})", outcome, k))
                 continue
             crosses = last_chunk[var] > c
             if crosses:
@@ -293,8 +301,7 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             lines.append(f"    {s} = {expr}")
             if g is not None:
                 k, outcome = g
-                cond = f"not {s}" if outcome else s
-                lines.append(f"    if {cond}:\n        raise GuardFailed({k})")
+                lines.append(table.guard(s, outcome, k))
             if crosses:
                 lines.append(f"    m[{mslot[var]}] = {s}")
         if c == n_chunks - 1:
