@@ -221,10 +221,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
     parser.add_argument("--no-jax", action="store_true", help="skip the jax comparison")
+    parser.add_argument(
+        "--large", action="store_true", help="also compile 10^6 operations (~15 s, 1 GB)"
+    )
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
     run_time(10**3 if args.quick else 10**4, repeats)
-    compile_cost([91, 910] if args.quick else [91, 910, 9091])
+    sizes = [91, 910] if args.quick else [91, 910, 9091]
+    compile_cost(sizes + [90910] if args.large else sizes)
     hessian_speed(repeats)
     guard_cost(repeats)
     if not args.no_jax:

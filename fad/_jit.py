@@ -396,6 +396,12 @@ class Jitted(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<fad.jit of {self._name}: {len(self.specializations)} specializations>"
 
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """As a method: bound to ``instance``, which is then a static leaf of the key."""
+        if instance is None:
+            return self
+        return functools.partial(self, instance)
+
 
 def _rebuild(
     fun: Callable[..., Any],
