@@ -228,7 +228,7 @@ def main() -> None:
     repeats = 3 if args.quick else 7
     run_time(10**3 if args.quick else 10**4, repeats)
     sizes = [91, 910] if args.quick else [91, 910, 9091]
-    compile_cost(sizes + [90910] if args.large else sizes)
+    compile_cost([*sizes, 90910] if args.large else sizes)
     hessian_speed(repeats)
     guard_cost(repeats)
     if not args.no_jax:
