@@ -24,6 +24,8 @@ from fad._custom import custom_vjp as custom_vjp
 from fad._duality import to_codual as to_codual
 from fad._duality import to_dual as to_dual
 from fad._extend import primitive as primitive
+from fad._jit import jit as jit
+from fad._jit import make_ir as make_ir
 from fad._ops import TracerOps as TracerOps
 from fad._ops import structurally_equal as structurally_equal
 from fad._taylor import taylor as taylor
@@ -47,8 +49,10 @@ __all__ = [
     "hessian",
     "jacfwd",
     "jacrev",
+    "jit",
     "jvp",
     "linearize",
+    "make_ir",
     "math",
     "primitive",
     "special",

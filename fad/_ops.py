@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import linecache
 import math
+import operator
 import re
 import sys
 import types
@@ -19,9 +20,16 @@ from typing import Any
 import attrs
 
 from fad import _primitives as P
-from fad._core import bind, primal_value
+from fad._core import bind, is_tracer, primal_value
 
-__all__ = ["BINARY_OPERATORS", "TracerOps", "conversion_error", "structurally_equal"]
+__all__ = [
+    "BINARY_OPERATORS",
+    "TracerOps",
+    "compare",
+    "conversion_error",
+    "register_decider",
+    "structurally_equal",
+]
 
 # The arithmetic operators that Dual and TapeCodual give fast paths, by dunder name.
 BINARY_OPERATORS = (
@@ -149,6 +157,47 @@ def conversion_error(value: Any, target: str, depth: int = 2) -> TypeError:
     return TypeError(msg)
 
 
+# Tracer classes whose values decide comparisons themselves (they record them).
+_DECIDERS: set[type] = set()
+
+
+def register_decider(cls: type) -> type:
+    """Mark ``cls`` as a tracer that decides comparisons: ``cls.decide(name, a, b)``.
+
+    A comparison (or ``bool()``) of tracers strips tracers off both operands, down to
+    plain values; it stops at a value of a decider class and asks that class for the
+    outcome instead. ``name`` is ``"eq"``, ``"ne"``, ``"lt"``, ``"le"``, ``"gt"``,
+    ``"ge"`` or ``"truth"`` (then ``b`` is ``None``). ``fad.jit``'s recorder is one: it
+    records the outcome as a guard.
+    """
+    _DECIDERS.add(cls)
+    return cls
+
+
+def _decision_operand(value: Any) -> Any:
+    """``value`` with tracers taken off, down to a plain value or a decider's value."""
+    while True:
+        t = type(value)
+        if t is float or t is int or t in _DECIDERS:
+            return value
+        if not is_tracer(value):
+            return value
+        value = value.primal
+
+
+def _compare(name: str, op: Any, x: Any, y: Any) -> bool:
+    """``op(x, y)`` on the values under the tracers, or a decider's outcome."""
+    a = _decision_operand(x)
+    b = _decision_operand(y)
+    ta = type(a)
+    tb = type(b)
+    if ta in _DECIDERS or tb in _DECIDERS:
+        if ta in _DECIDERS and (tb not in _DECIDERS or a.level >= b.level):
+            return bool(a.decide(name, a, b))
+        return bool(b.decide(name, a, b))
+    return bool(op(a, b))
+
+
 class TracerOps:
     """Operators of a tracer, each one call of a primitive (mixin)."""
 
@@ -263,27 +312,50 @@ class TracerOps:
         raise TypeError(msg)
 
     # Comparisons and truth act on the primal and return plain bools, so that
-    # ordinary control flow works under every transform.
+    # ordinary control flow works under every transform. A tracer class that records
+    # decisions (jit's recorder, see ``register_decider``) is asked for the outcome;
+    # such a class defines its own comparisons (reading ``.primal`` may record).
     def __eq__(self, other: object) -> bool:
-        return bool(primal_value(self) == primal_value(other))
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a == other  # one tracer over a float against a number: the common case
+        return _compare("eq", operator.eq, self, other)
 
     def __ne__(self, other: object) -> bool:
-        return bool(primal_value(self) != primal_value(other))
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a != other  # one tracer over a float against a number: the common case
+        return _compare("ne", operator.ne, self, other)
 
     def __lt__(self, other: Any) -> bool:
-        return bool(primal_value(self) < primal_value(other))
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a < other  # one tracer over a float against a number: the common case
+        return _compare("lt", operator.lt, self, other)
 
     def __le__(self, other: Any) -> bool:
-        return bool(primal_value(self) <= primal_value(other))
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a <= other  # one tracer over a float against a number: the common case
+        return _compare("le", operator.le, self, other)
 
     def __gt__(self, other: Any) -> bool:
-        return bool(primal_value(self) > primal_value(other))
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a > other  # one tracer over a float against a number: the common case
+        return _compare("gt", operator.gt, self, other)
 
     def __ge__(self, other: Any) -> bool:
-        return bool(primal_value(self) >= primal_value(other))
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a >= other  # one tracer over a float against a number: the common case
+        return _compare("ge", operator.ge, self, other)
 
     def __bool__(self) -> bool:
-        return bool(primal_value(self))
+        value = _decision_operand(self)
+        if type(value) in _DECIDERS:
+            return bool(value.decide("truth", value, None))
+        return bool(value)
 
     __hash__ = None  # type: ignore[assignment]  # equal by primal, so unhashable (as JAX)
 
@@ -331,3 +403,6 @@ def structurally_equal(a: Any, b: Any) -> bool:
     if callable(a):
         return a is b
     return bool(a == b) or (a != a and b != b)  # NaN equals NaN here
+
+
+compare = _compare  # for decider classes, whose comparisons skip the fast path above

@@ -65,8 +65,9 @@ def _infinite(name: str, *args: Any) -> NoReturn:
 
 def _sign(x: Any) -> float:
     """Sign of the primal of ``x`` as a float constant: -1.0, 0.0 or 1.0."""
-    v = primal_value(x)
-    return 1.0 if v > 0 else (-1.0 if v < 0 else (0.0 if v == 0 else math.nan))
+    # Compared as a tracer (on its primal), not through primal_value: fad.jit records
+    # these comparisons as guards, so a recorded derivative is re-checked at each call.
+    return 1.0 if x > 0 else (-1.0 if x < 0 else (0.0 if x == 0 else math.nan))
 
 
 def _real_pow(x: Any, y: Any) -> Any:
@@ -321,11 +322,14 @@ fma: Primitive = _def(
 # --- sign and remainder ------------------------------------------------------------
 
 
-def _copysign_dx(ans: Any, x: Any, y: Any) -> float:
-    xv = primal_value(x)
-    if xv == 0:
+def _copysign_dx(ans: Any, x: Any, y: Any) -> Any:
+    # The signs as fad operations (copysign's partial in its sign argument is 0), not
+    # through primal_value, so that fad.jit records them rather than bakes them in.
+    if x == 0:
         return 0.0
-    return math.copysign(1.0, xv) * math.copysign(1.0, primal_value(y))
+    if type(x) is float and type(y) is float:
+        return math.copysign(1.0, x) * math.copysign(1.0, y)
+    return copysign(1.0, x) * copysign(1.0, y)
 
 
 def _quotient(x: Any, y: Any, r: float) -> float:

@@ -1,0 +1,416 @@
+"""The recorded program: inputs, equations, guards and outputs, as a plain value.
+
+An :class:`IR` knows nothing of tracers. Its variables are numbered in order of
+definition: the inputs are ``0 … n_inputs-1`` and equation ``i`` defines variable
+``n_inputs + i`` (single assignment). An *atom* (an argument or an output) is a
+variable number ``>= 0``, or a constant ``-1 - k`` standing for ``consts[k]``.
+
+A *guard* is a decision the program took at the recording point: the value of a
+predicate equation (``lt``, ``eq``, ``truth``, …) and the outcome taken. The emitted
+code re-checks every guard; when one fails, the program does not apply at that point.
+
+The clean-up passes (:func:`simplify`) take an IR and return a smaller one with the
+same results at every point where its guards hold: IEEE-exact identities
+(``x * 1.0``, ``x - 0.0``, ``x + -0.0``, ``x / 1.0``, ``x ** 1``, ``--x``),
+evaluation of equations whose arguments are all constants, common subexpressions and
+dead code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from fad import _primitives as _P
+from fad._core import Primitive
+
+__all__ = ["COMPARISONS", "IR", "Guard", "schedule", "simplify", "var_name"]
+
+
+def _truth(x: Any) -> bool:
+    return bool(x)
+
+
+# The predicates a guard can check: comparisons and truth, as primitives of no
+# derivative (their results are bools).
+COMPARISONS: dict[str, Primitive] = {
+    "eq": Primitive("eq", operator.eq, None),
+    "ne": Primitive("ne", operator.ne, None),
+    "lt": Primitive("lt", operator.lt, None),
+    "le": Primitive("le", operator.le, None),
+    "gt": Primitive("gt", operator.gt, None),
+    "ge": Primitive("ge", operator.ge, None),
+    "truth": Primitive("truth", _truth, None),
+}
+
+
+class Guard:
+    """A decision of the program: variable ``var`` (a predicate) had value ``outcome``.
+
+    ``where`` is the user's source line that took the decision (``file:line: code``).
+    """
+
+    __slots__ = ("outcome", "var", "where")
+
+    def __init__(self, var: int, outcome: bool, where: str) -> None:
+        self.var = var
+        self.outcome = outcome
+        self.where = where
+
+    def __repr__(self) -> str:
+        return f"Guard({var_name(self.var)} is {self.outcome}, at {self.where})"
+
+
+def var_name(i: int) -> str:
+    """The short name of variable ``i``: a … z, ba, bb, … (as jaxprs print them)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if i < 26:
+        return letters[i]
+    s = ""
+    while i:
+        i, r = divmod(i, 26)
+        s = letters[r] + s
+    return s
+
+
+class IR:
+    """A straight-line program of primitives, with the guards it was recorded under.
+
+    Attributes:
+        n_inputs: the number of inputs (variables ``0 … n_inputs-1``).
+        prims: the primitive of each equation.
+        args: the argument atoms of each equation.
+        types: the type of every variable's value at the recording point.
+        consts: the constants the atoms ``-1 - k`` stand for.
+        outputs: the output atoms.
+        guards: the decisions the program took, each on a predicate variable.
+    """
+
+    __slots__ = ("args", "consts", "guards", "n_inputs", "outputs", "prims", "types")
+
+    def __init__(
+        self,
+        n_inputs: int,
+        prims: list[Primitive],
+        args: list[tuple[int, ...]],
+        types: list[type],
+        consts: list[Any],
+        outputs: list[int],
+        guards: list[Guard],
+    ) -> None:
+        self.n_inputs = n_inputs
+        self.prims = prims
+        self.args = args
+        self.types = types
+        self.consts = consts
+        self.outputs = outputs
+        self.guards = guards
+
+    @property
+    def n_ops(self) -> int:
+        """The number of operations (equations, guard predicates included)."""
+        return len(self.prims)
+
+    def equations(self) -> Iterator[tuple[int, Primitive, tuple[int, ...]]]:
+        """``(variable, primitive, argument atoms)`` of each equation, in order."""
+        n = self.n_inputs
+        for i, (prim, atoms) in enumerate(zip(self.prims, self.args, strict=True)):
+            yield n + i, prim, atoms
+
+    def atom_text(self, atom: int) -> str:
+        """How ``str()`` shows an atom: a variable's name or a constant's repr."""
+        return var_name(atom) if atom >= 0 else repr(self.consts[-1 - atom])
+
+    def __str__(self) -> str:
+        inputs = " ".join(var_name(i) for i in range(self.n_inputs))
+        guards = {g.var: g.outcome for g in self.guards}
+        parts = []
+        for var, prim, atoms in self.equations():
+            args = " ".join(self.atom_text(a) for a in atoms)
+            parts.append(f"{var_name(var)} = {prim.name} {args}")
+            if var in guards:
+                parts.append(f"guard {'' if guards[var] else 'not '}{var_name(var)}")
+        outs = " ".join(self.atom_text(a) for a in self.outputs)
+        body = "".join(p + "; " for p in parts)
+        return f"{{ lambda {inputs}. {body}return {outs} }}"
+
+    def __repr__(self) -> str:
+        return f"<fad IR: {self.n_inputs} inputs, {self.n_ops} ops, {len(self.guards)} guards>"
+
+
+# --- clean-up ------------------------------------------------------------------------
+
+
+def _identity(
+    name: str, atoms: tuple[int, ...], consts: Sequence[Any], types: Sequence[type]
+) -> int | None:
+    """The atom an equation equals exactly (IEEE), or ``None``: ``x * 1.0`` is ``x``."""
+    if len(atoms) == 2:
+        a, b = atoms
+        ca = consts[-1 - a] if a < 0 else None
+        cb = consts[-1 - b] if b < 0 else None
+        ta = types[a] if a >= 0 else None
+        tb = types[b] if b >= 0 else None
+        if name == "mul":
+            if tb is float and type(ca) in (float, int) and ca == 1:
+                return b
+            if ta is float and type(cb) in (float, int) and cb == 1:
+                return a
+        elif name == "add":
+            # x + 0.0 is not x at x = -0.0; x + (-0.0) is.
+            if tb is float and type(ca) is float and ca == 0 and str(ca) == "-0.0":
+                return b
+            if ta is float and type(cb) is float and cb == 0 and str(cb) == "-0.0":
+                return a
+        elif name == "sub":
+            if ta is float and type(cb) in (float, int) and cb == 0 and str(cb) != "-0.0":
+                return a
+        elif name == "truediv":
+            if ta is float and type(cb) in (float, int) and cb == 1:
+                return a
+        elif name == "pow" and ta is float and type(cb) in (float, int) and cb == 1:
+            return a
+    elif len(atoms) == 1 and name == "pos" and atoms[0] >= 0 and types[atoms[0]] is float:
+        return atoms[0]
+    return None
+
+
+def simplify(ir: IR, *, rewrite: bool = True) -> IR:
+    """The same program, smaller: identities, constants, common subexpressions, dead code.
+
+    With ``rewrite=False`` only constants are folded and dead code dropped: a program
+    run on tracers then makes the very operations the eager program makes, in the
+    same order, so that a reverse sweep over it sums each adjoint's terms in the same
+    order (bitwise equal); merged or reordered, ``g₁·d + g₂·d`` would become
+    ``(g₁ + g₂)·d``.
+
+    Equations whose arguments are all constants are evaluated (their value is a
+    constant); ``neg (neg x)`` is ``x``; equations with the same primitive and the
+    same arguments are computed once; equations no output or guard depends on are
+    dropped. Variables are then renumbered densely.
+    """
+    n_in = ir.n_inputs
+    consts = list(ir.consts)
+    const_ids: dict[tuple[type, Any], int] = {}
+    for k, c in enumerate(consts):
+        with contextlib.suppress(TypeError):  # an unhashable constant is never shared
+            const_ids.setdefault((type(c), _const_key(c)), -1 - k)
+
+    def const_atom(value: Any) -> int:
+        try:
+            key = (type(value), _const_key(value))
+            atom = const_ids.get(key)
+        except TypeError:
+            key = None
+            atom = None
+        if atom is None:
+            consts.append(value)
+            atom = -len(consts)
+            if key is not None:
+                const_ids[key] = atom
+        return atom
+
+    # The new program, built as the old one is read: old variable -> new atom.
+    alias: list[int] = list(range(n_in))
+    out_prims: list[Primitive] = []
+    out_args: list[tuple[int, ...]] = []
+    out_types: list[type] = list(ir.types[:n_in])
+    negof: dict[int, int] = {}  # new variable -> w, when it is neg w (a float)
+    seen: dict[tuple[Any, tuple[int, ...]], int] = {}
+    types = ir.types
+    prims = ir.prims
+
+    def add_eq(prim: Primitive, atoms: tuple[int, ...], t: type) -> int:
+        key: tuple[Primitive, tuple[int, ...]] | None = None
+        if rewrite:
+            key = (prim, atoms)
+            try:
+                found = seen.get(key)
+            except TypeError:
+                key = None
+                found = None
+            if found is not None:
+                return found
+        var = len(out_types)
+        out_prims.append(prim)
+        out_args.append(atoms)
+        out_types.append(t)
+        if rewrite and key is not None:
+            seen[key] = var
+        if prim.name == "neg" and t is float:
+            negof[var] = atoms[0]
+        return var
+
+    for i, atoms0 in enumerate(ir.args):
+        atoms = tuple([alias[a] if a >= 0 else a for a in atoms0])
+        prim = prims[i]
+        name = prim.name
+        t = types[n_in + i]
+        target = _identity(name, atoms, consts, out_types) if rewrite else None
+        if rewrite and target is None and t is float and len(atoms) <= 2:  # signs
+            if name == "mul":
+                a, b = atoms
+                if _minus_one(a, consts) and b >= 0 and out_types[b] is float:
+                    prim, atoms, name = _P.neg, (b,), "neg"
+                elif _minus_one(b, consts) and a >= 0 and out_types[a] is float:
+                    prim, atoms, name = _P.neg, (a,), "neg"
+                elif (a in negof) != (b in negof):
+                    # x · (-w) = -(x · w): the negation moves out, to be absorbed
+                    inner = (negof[a], b) if a in negof else (a, negof[b])
+                    prim, atoms, name = _P.neg, (add_eq(prim, inner, float),), "neg"
+            if name == "neg" and atoms[0] in negof:
+                target = negof[atoms[0]]
+            elif name == "add" and atoms[1] in negof:
+                prim, atoms, name = _P.sub, (atoms[0], negof[atoms[1]]), "sub"
+            elif name == "add" and atoms[0] in negof:
+                prim, atoms, name = _P.sub, (atoms[1], negof[atoms[0]]), "sub"
+            elif name == "sub" and atoms[1] in negof:
+                prim, atoms, name = _P.add, (atoms[0], negof[atoms[1]]), "add"
+        if target is None and atoms and max(atoms) < 0:
+            try:
+                value = prim.impl(*[consts[-1 - a] for a in atoms])
+            except (ArithmeticError, ValueError):
+                value = None
+            else:
+                target = const_atom(value)
+        if target is None:
+            target = add_eq(prim, atoms, t)
+        alias.append(target)
+    outputs = [alias[a] if a >= 0 else a for a in ir.outputs]
+    guards = []
+    guarded: set[int] = set()
+    for g in ir.guards:
+        target = alias[g.var]
+        if target < 0 or target in guarded:  # on a constant it held for good; or twice
+            continue
+        guarded.add(target)
+        guards.append(Guard(target, g.outcome, g.where))
+    return _compact(n_in, out_prims, out_args, out_types, consts, outputs, guards)
+
+
+def _minus_one(a: int, consts: Sequence[Any]) -> bool:
+    return a < 0 and type(consts[-1 - a]) is float and consts[-1 - a] == -1
+
+
+def _const_key(c: Any) -> Any:
+    """A key telling constants apart exactly (0.0 from -0.0, NaN equal to itself)."""
+    if type(c) is float:
+        return c.hex()
+    hash(c)
+    return c
+
+
+def _compact(
+    n_in: int,
+    prims0: list[Primitive],
+    args0: list[tuple[int, ...]],
+    types0: list[type],
+    consts: list[Any],
+    outputs: list[int],
+    guards: list[Guard],
+) -> IR:
+    """Drop dead equations and unused constants; renumber the variables densely."""
+    n = len(types0)
+    live = bytearray(n)
+    for a in outputs:
+        if a >= 0:
+            live[a] = 1
+    for g in guards:
+        live[g.var] = 1
+    for k in range(len(prims0) - 1, -1, -1):
+        if live[n_in + k]:
+            for a in args0[k]:
+                if a >= 0:
+                    live[a] = 1
+    new_var = list(range(n_in)) + [0] * (n - n_in)
+    const_map: dict[int, int] = {}
+    new_consts: list[Any] = []
+
+    def remap(a: int) -> int:
+        if a >= 0:
+            return new_var[a]
+        m = const_map.get(a)
+        if m is None:
+            new_consts.append(consts[-1 - a])
+            m = const_map[a] = -len(new_consts)
+        return m
+
+    prims: list[Primitive] = []
+    args: list[tuple[int, ...]] = []
+    types: list[type] = list(types0[:n_in])
+    for k in range(len(prims0)):
+        old = n_in + k
+        if not live[old]:
+            continue
+        new_var[old] = n_in + len(prims)
+        prims.append(prims0[k])
+        args.append(tuple([remap(a) for a in args0[k]]))
+        types.append(types0[old])
+    return IR(
+        n_in,
+        prims,
+        args,
+        types,
+        new_consts,
+        [remap(a) for a in outputs],
+        [Guard(new_var[g.var], g.outcome, g.where) for g in guards],
+    )
+
+
+def schedule(ir: IR) -> IR:
+    """The same program with each equation moved as late as its first use allows.
+
+    Equations are emitted on demand: each guard's predicate (in the recorded order of
+    the guards), then each output, preceded by whatever it needs that is not yet
+    computed. A value is then computed close to its uses, so few values stay alive
+    for long: in a recorded gradient, the forward values an input's adjoint needs
+    are computed right before it, not all in a first pass. Nothing moves before a
+    guard that came after it, and the result of every equation is the same, so the
+    program computes the very same numbers. Dead equations are dropped on the way.
+    """
+    n_in = ir.n_inputs
+    args = ir.args
+    done = bytearray(len(ir.prims))
+    order: list[int] = []
+
+    def demand(root: int) -> None:
+        stack = [root]
+        while stack:
+            i = stack[-1]
+            if done[i]:
+                stack.pop()
+                continue
+            ready = True
+            for a in reversed(args[i]):  # the first argument on top: computed first
+                j = a - n_in
+                if j >= 0 and not done[j]:
+                    stack.append(j)
+                    ready = False
+            if ready:
+                done[i] = 1
+                order.append(i)
+                stack.pop()
+
+    for g in sorted(ir.guards, key=lambda g: g.var):
+        demand(g.var - n_in)
+    for a in ir.outputs:
+        if a >= n_in:
+            demand(a - n_in)
+    new_var = list(range(n_in)) + [0] * len(ir.prims)
+    for k, i in enumerate(order):
+        new_var[n_in + i] = n_in + k
+
+    def remap(a: int) -> int:
+        return new_var[a] if a >= 0 else a
+
+    return IR(
+        n_in,
+        [ir.prims[i] for i in order],
+        [tuple([remap(a) for a in args[i]]) for i in order],
+        list(ir.types[:n_in]) + [ir.types[n_in + i] for i in order],
+        ir.consts,
+        [remap(a) for a in ir.outputs],
+        [Guard(new_var[g.var], g.outcome, g.where) for g in ir.guards],
+    )
