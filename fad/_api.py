@@ -13,8 +13,9 @@ and calls in different threads never share a level.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from fad import _primitives as _P
 from fad._args import Mode as Mode
 from fad._args import _as_real as _as_real
 from fad._args import _check_argnums as _check_argnums
@@ -25,7 +26,7 @@ from fad._args import _lower as _lower
 from fad._args import _lower_tree as _lower_tree
 from fad._args import _resolve_argnums as _resolve_argnums
 from fad._args import _split_aux as _split_aux
-from fad._core import primal_value
+from fad._core import is_tracer
 from fad._forward import derivative as derivative
 from fad._forward import jacfwd as jacfwd
 from fad._forward import jvp as jvp
@@ -71,5 +72,9 @@ def stop_gradient(x: T) -> T:
         >>> fad.stop_gradient({"a": fad.Dual(1.0, 2.0)})
         {'a': 1.0}
     """
-    result: T = tree_map(primal_value, x)
+    result: T = tree_map(_stop, x)
     return result
+
+
+def _stop(leaf: Any) -> Any:
+    return _P.stop_gradient(leaf) if is_tracer(leaf) else leaf

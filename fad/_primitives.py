@@ -199,6 +199,11 @@ floor: Primitive = _def("floor", math.floor)
 ceil: Primitive = _def("ceil", math.ceil)
 trunc: Primitive = _def("trunc", math.trunc)
 
+# Not registered (no ``math`` twin): the identity with zero derivative, so that every
+# tracer level drops its derivative while a staging tracer (jit) records it as one
+# operation instead of reading the value underneath.
+stop_gradient: Primitive = Primitive("stop_gradient", lambda x: x, None)
+
 # --- trigonometric -----------------------------------------------------------------
 
 

@@ -320,3 +320,20 @@ def test_pickles_into_a_process_pool() -> None:
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
         assert list(pool.map(j, points)) == [rosen(p) for p in points]
         assert list(pool.map(jitted_rosen, points)) == [rosen(p) for p in points]
+
+
+@settings(max_examples=30)
+@given(st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=6))
+def test_stop_gradient_is_recorded_not_read(points: list[float]) -> None:
+    # stop_gradient is an operation of the program, not a read of the value under the
+    # recorder: one recording serves every point, with the eager transforms' numbers.
+    def f(x: Any) -> Any:
+        return x * fad.stop_gradient(x) + fad.math.sin(fad.stop_gradient(x * x)) * x
+
+    jf, jg = fad.jit(f), fad.jit(fad.grad(f))
+    for x in points:
+        assert jf(x) == f(x)
+        assert jg(x) == fad.grad(f)(x)
+    assert jf.n_recordings == 1
+    assert jg.n_recordings == 1
+    assert jg.n_eager == 0
