@@ -294,7 +294,7 @@ class SparseMatrix:
         """
         try:
             sp = importlib.import_module("scipy.sparse")  # optional, and untyped
-        except ImportError as exc:  # pragma: no cover - SciPy is installed in CI
+        except ImportError as exc:
             msg = "SparseMatrix.to_scipy needs SciPy: pip install scipy."
             raise ImportError(msg) from exc
         if self._data is None:
