@@ -18,6 +18,7 @@ hashable), so repeated calls pay only the sweeps.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, ParamSpec
 
@@ -101,7 +102,9 @@ def _cached(
         plan = make()
         if key is not None:
             if len(cache) >= _CACHE_SIZE:
-                del cache[next(iter(cache))]
+                # drop the oldest; another thread may have dropped it already
+                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                    del cache[next(iter(cache))]
             cache[key] = plan
     return plan
 

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import importlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -257,9 +258,11 @@ class SparseMatrix:
             msg = f"SparseMatrix index ({i}, {j}) is out of range for shape {self._shape}."
             raise IndexError(msg)
         i, j = i % m, j % n
-        for r, c, v in self.entries():
-            if r == i and c == j:
-                return v
+        lo = bisect.bisect_left(self._rows, i)
+        hi = bisect.bisect_right(self._rows, i, lo)
+        k = bisect.bisect_left(self._cols, j, lo, hi)
+        if k < hi and self._cols[k] == j:
+            return 1 if self._data is None else self._data[k]
         return 0 if self._data is None else 0.0
 
     # --- conversions ---------------------------------------------------------------
