@@ -510,3 +510,30 @@ def test_import_without_numpy_or_scipy() -> None:
         "[[3.0, 2.0], [0.0, 1.0]]",
         "SparseMatrix.to_scipy needs SciPy: pip install scipy.",
     ]
+
+
+def test_custom_rules_and_stop_gradient() -> None:
+    """Functions with custom rules are primitives whose partials come from the rule."""
+
+    @fad.custom_jvp
+    def f(x: Any, y: Any) -> Any:
+        return fm.sin(x) * y
+
+    @f.defjvp
+    def f_jvp(primals: Any, tangents: Any) -> Any:
+        (x, y), (x_dot, y_dot) = primals, tangents
+        return f(x, y), fm.cos(x) * y * x_dot + fm.sin(x) * y_dot
+
+    def fun(v: list[Any]) -> list[Any]:
+        return [f(v[0], v[1]), fad.stop_gradient(v[2]) * v[0]]
+
+    x = [1.0, 2.0, 3.0]
+    assert fad.jacobian_sparsity(fun)(x).todense() == [[1, 1, 0], [1, 0, 0]]
+    assert fad.sparse_jacobian(fun)(x).todense() == fad.jacfwd(fun)(x)
+    # the second-order structure comes from the rule evaluated at unit tangents, whose
+    # zeros are numbers: a superset of the body's own pattern, never less
+    body = as_set(fad.hessian_sparsity(lambda v: fm.sin(v[0]) * v[1])(x))
+    assert body == {(0, 0), (0, 1), (1, 0)}
+    assert body <= as_set(fad.hessian_sparsity(lambda v: fun(v)[0])(x))
+    h = fad.sparse_hessian(lambda v: fun(v)[0])(x).todense()
+    assert h == fad.hessian(lambda v: fun(v)[0])(x)
