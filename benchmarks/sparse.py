@@ -147,10 +147,10 @@ def jacobian_table(n: int, dense_ns: list[int], budget: float) -> None:
     print(f"| dense `fad.jacfwd` at n = {n}, estimated by the n² law from n = {k_hi} "
           f"| {fmt(dense_by_law)} |")
     print()
-    print(f"measured growth of dense jacfwd from n = {k_lo} to {k_hi}: n^{slope:.2f}")
-    print(f"dense (estimated) / sparse at n = {n}: {dense_by_law / t_sweeps:.0f}× for later "
+    print(f"- measured growth of dense jacfwd from n = {k_lo} to {k_hi}: n^{slope:.2f}")
+    print(f"- dense (estimated) / sparse at n = {n}: {dense_by_law / t_sweeps:.0f}× for later "
           f"calls, {dense_by_law / t_first:.0f}× for the first call")
-    print(f"max |sparse - dense| at n = {k_hi}: {err:.1e}\n")
+    print(f"- max |sparse - dense| at n = {k_hi}: {err:.1e}\n")
 
 
 def hessian_table(n: int, n_dense: int, budget: float) -> None:
@@ -186,8 +186,8 @@ def hessian_table(n: int, n_dense: int, budget: float) -> None:
     print(f"| the {k} HVPs alone, reverse over reverse | {fmt(t_rev)} | {t_rev / t_grad:.1f} |")
     print(f"| the {k} HVPs alone, forward over reverse | {fmt(t_fwd)} | {t_fwd / t_grad:.1f} |")
     print()
-    print(f"max relative error of the {first.nnz} entries against the closed form: {err:.1e}")
-    print(f"(colours + 2) × one gradient = {(k + 2) * t_grad * 1e3:.0f} ms; later calls take "
+    print(f"- max relative error of the {first.nnz} entries against the closed form: {err:.1e}")
+    print(f"- (colours + 2) × one gradient = {(k + 2) * t_grad * 1e3:.0f} ms; later calls take "
           f"{t_sweeps / t_grad:.1f} gradients\n")
 
     xs = x[:n_dense]
@@ -207,7 +207,7 @@ def hessian_table(n: int, n_dense: int, budget: float) -> None:
           f"| {t_dense / t_first_small:.0f} |")
     print(f"| `sparse_hessian`, later calls | {fmt(t_small)} | {t_dense / t_small:.0f} |")
     print()
-    print(f"max |sparse - dense| at n = {n_dense}: {diff:.1e}\n")
+    print(f"- max |sparse - dense| at n = {n_dense}: {diff:.1e}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
