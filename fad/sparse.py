@@ -239,19 +239,38 @@ class SparseMatrix:
         )
 
     def row_cols(self) -> list[list[int]]:
-        """The columns of each row's entries: ``row_cols()[i]`` for row ``i``."""
+        """The columns of each row's entries: ``row_cols()[i]`` for row ``i``.
+
+        Example:
+            >>> from fad.sparse import SparseMatrix
+            >>> SparseMatrix([0, 0, 2], [0, 2, 1], (3, 3)).row_cols()
+            [[0, 2], [], [1]]
+        """
         out: list[list[int]] = [[] for _ in range(self._shape[0])]
         for r, c in zip(self._rows, self._cols, strict=True):
             out[r].append(c)
         return out
 
     def entries(self) -> Iterator[tuple[int, int, Any]]:
-        """``(row, col, value)`` of each entry; the value is 1 for a pattern."""
+        """``(row, col, value)`` of each entry; the value is 1 for a pattern.
+
+        Example:
+            >>> from fad.sparse import SparseMatrix
+            >>> list(SparseMatrix([1, 0], [0, 1], (2, 2), [5.0, 6.0]).entries())
+            [(0, 1, 6.0), (1, 0, 5.0)]
+        """
         data = self._data if self._data is not None else (1,) * self.nnz
         return zip(self._rows, self._cols, data, strict=True)
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
-        """The entry at ``(i, j)``: its value (1/0 for a pattern), 0.0 where none is stored."""
+        """The entry at ``(i, j)``: its value (1/0 for a pattern), 0.0 where none is stored.
+
+        Example:
+            >>> from fad.sparse import SparseMatrix
+            >>> a = SparseMatrix([0], [1], (2, 2), [5.0])
+            >>> a[0, 1], a[1, 1], a.pattern[0, 1]
+            (5.0, 0.0, 1)
+        """
         i, j = key
         m, n = self._shape
         if not (-m <= i < m and -n <= j < n):

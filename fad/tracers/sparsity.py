@@ -253,7 +253,14 @@ def _new_hess(primal: Any, grad: int, hess: Node | None, level: int) -> HessianS
 
 def hessian_pairs(node: Node | None, n: int) -> list[int]:
     """The symmetric pattern below ``node``: for each of the ``n`` inputs, a bitset of
-    the inputs it interacts with (iterative walk of the DAG, each node once)."""
+    the inputs it interacts with (iterative walk of the DAG, each node once).
+
+    Example:
+        >>> from fad.tracers.sparsity import hessian_pairs
+        >>> leaf = ((), ((0b01, 0b10),))  # inputs 0 and 1 interact
+        >>> hessian_pairs(((leaf, leaf), ((0b100, 0b100),)), 3)
+        [2, 1, 4]
+    """
     rows = [0] * n
     if node is None:
         return rows
