@@ -41,7 +41,8 @@ def _seeds(colors: Sequence[int], n_colors: int) -> list[list[float]]:
     """One seed per colour: the sum of the unit vectors of the indices of that colour."""
     seeds = [[0.0] * len(colors) for _ in range(n_colors)]
     for j, c in enumerate(colors):
-        seeds[c][j] = 1.0
+        if c < n_colors:
+            seeds[c][j] = 1.0
     return seeds
 
 
@@ -64,6 +65,8 @@ def run_sweeps(call: FlatCall, kind: Sweep, seeds: Sequence[Sequence[float]]) ->
         [[3.0, 0.0], [2.0, 1.0]]
     """
     leaves = call.leaves
+    if not seeds:
+        return []
     if kind == "jvp":
         return [tree.tree_leaves(fad.jvp(call, (leaves,), (list(s),))[1]) for s in seeds]
     if kind == "vjp":
@@ -90,7 +93,8 @@ class _Plan:
         sources: list[tuple[int, int]],
     ) -> None:
         self.pattern, self.kind, self.colors, self.sources = pattern, kind, colors, sources
-        self.n_colors = _coloring.n_colors(colors)
+        # no entries, no sweeps (the colouring still gives every index a colour)
+        self.n_colors = _coloring.n_colors(colors) if sources else 0
         self.seeds = _seeds(colors, self.n_colors)
 
 

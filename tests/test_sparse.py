@@ -537,3 +537,20 @@ def test_custom_rules_and_stop_gradient() -> None:
     assert body <= as_set(fad.hessian_sparsity(lambda v: fun(v)[0])(x))
     h = fad.sparse_hessian(lambda v: fun(v)[0])(x).todense()
     assert h == fad.hessian(lambda v: fun(v)[0])(x)
+
+
+def test_empty_patterns_need_no_sweeps() -> None:
+    calls = 0
+
+    def f(x: list[Any]) -> list[Any]:
+        nonlocal calls
+        calls += 1
+        return [1.0, fm.floor(x[0])]
+
+    jac = fad.sparse_jacobian(f)([1.5, 2.0])
+    assert (jac.shape, jac.nnz, jac.n_colors, calls) == ((2, 2), 0, 0, 1)
+    assert fad.sparse_jacobian(lambda x: [])([1.0]).shape == (0, 1)
+    assert fad.sparse_jacobian(lambda x: [2.0])([]).todense() == [[]]
+    hess = fad.sparse_hessian(lambda x: 3.0 * x[0] - x[1])([1.0, 2.0])
+    assert (hess.nnz, hess.n_colors) == (0, 0)
+    assert hess.todense() == [[0.0, 0.0], [0.0, 0.0]]
