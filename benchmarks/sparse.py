@@ -14,7 +14,8 @@ Two workloads, all figures from one run:
 2. the Hessian of the scalar-loop Rosenbrock function (``benchmarks/workloads.py``)
    at n = 10⁴: :func:`fad.sparse_hessian` against one :func:`fad.grad` (the ratio),
    its entries against the closed form, and at n = 10³ against dense
-   :func:`fad.hessian` (measured).
+   :func:`fad.hessian` (measured) and, with ``--jax``, ``jax.jit(jax.hessian)`` of the
+   same loop (its compile shown apart: JAX unrolls the loop).
 
 The first call of a sparse transform detects the pattern and colours it; later calls
 with the same input structure run only the sweeps. Both are shown. Times are the
@@ -24,7 +25,7 @@ these figures come from is shared, and CPU time does not count the waits for a c
 
 Usage::
 
-    python benchmarks/sparse.py [--quick] [--budget SECONDS]
+    python benchmarks/sparse.py [--quick] [--budget SECONDS] [--jax]
 """
 
 from __future__ import annotations
@@ -153,7 +154,29 @@ def jacobian_table(n: int, dense_ns: list[int], budget: float) -> None:
     print(f"- max |sparse - dense| at n = {k_hi}: {err:.1e}\n")
 
 
-def hessian_table(n: int, n_dense: int, budget: float) -> None:
+def jax_hessian(n: int, budget: float) -> tuple[float, float, Callable[[list[float]], Any]] | None:
+    """``jax.jit(jax.hessian)`` of the same scalar-loop Rosenbrock: (compile + first call,
+    later calls, the function), in CPU time; ``None`` when JAX is not installed."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        import numpy as np
+    except ImportError:
+        return None
+    config: Any = jax.config
+    config.update("jax_enable_x64", True)
+    config.update("jax_platforms", "cpu")
+    h = jax.jit(jax.hessian(lambda v: rosenbrock(v, jnp)))
+
+    def run(x: list[float]) -> Any:
+        return h(np.asarray(x)).block_until_ready()
+
+    x0 = [0.5] * n
+    t_first, _ = once(lambda: run(x0))
+    return t_first, best_time(lambda: run(x0), budget, min_runs=1), run
+
+
+def hessian_table(n: int, n_dense: int, budget: float, with_jax: bool = False) -> None:
     rng = random.Random(1)
     x = [rng.uniform(-1.0, 1.0) for _ in range(n)]
     print(f"## Hessian of the scalar-loop Rosenbrock function, n = {n}\n")
@@ -206,8 +229,19 @@ def hessian_table(n: int, n_dense: int, budget: float) -> None:
     print(f"| `sparse_hessian`, first call | {fmt(t_first_small)} "
           f"| {t_dense / t_first_small:.0f} |")
     print(f"| `sparse_hessian`, later calls | {fmt(t_small)} | {t_dense / t_small:.0f} |")
+    jax_times = jax_hessian(n_dense, budget) if with_jax else None
+    if jax_times is not None:
+        t_compile, t_jax, run = jax_times
+        print(f"| `jax.jit(jax.hessian)` of the same loop, compile + first call "
+              f"| {fmt(t_compile)} | {t_dense / t_compile:.2f} |")
+        print(f"| `jax.jit(jax.hessian)`, later calls | {fmt(t_jax)} | {t_dense / t_jax:.1f} |")
+        jax_err = max(abs(float(a) - b) for ra, rb in zip(run(xs), dense, strict=True)
+                      for a, b in zip(ra, rb, strict=True))
     print()
-    print(f"- max |sparse - dense| at n = {n_dense}: {diff:.1e}\n")
+    print(f"- max |sparse - dense| at n = {n_dense}: {diff:.1e}")
+    if jax_times is not None:
+        print(f"- max |jax - dense| at n = {n_dense}: {jax_err:.1e}")
+    print()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="n = 10³ instead of 10⁴ (seconds)")
     parser.add_argument("--budget", type=float, default=None, help="seconds of runs per entry")
+    parser.add_argument(
+        "--jax", action="store_true", help="add jax.jit(jax.hessian) at n = 10³ (a long compile)"
+    )
     opts = parser.parse_args([] if argv is None else argv)
     budget = opts.budget if opts.budget is not None else (0.05 if opts.quick else 1.0)
     n = 1_000 if opts.quick else 10_000
@@ -224,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"Python {sys.version.split()[0]}, {when}\n")
     jacobian_table(n, dense_ns, budget)
-    hessian_table(n, n_dense, budget)
+    hessian_table(n, n_dense, budget, with_jax=opts.jax)
     return 0
 
 
