@@ -1,6 +1,7 @@
 """fad: dual and codual numbers, automatic differentiation with a JAX-style API."""
 
 from fad import math as math
+from fad import sparse as sparse
 from fad import special as special
 from fad import testing as testing
 from fad import tree as tree
@@ -28,10 +29,14 @@ from fad._jit import jit as jit
 from fad._jit import make_ir as make_ir
 from fad._ops import TracerOps as TracerOps
 from fad._ops import structurally_equal as structurally_equal
+from fad._sparse_ad import sparse_hessian as sparse_hessian
+from fad._sparse_ad import sparse_jacobian as sparse_jacobian
 from fad._taylor import taylor as taylor
 from fad.tracers.codual import Codual as Codual
 from fad.tracers.dual import Dual as Dual
 from fad.tracers.jet import Jet as Jet
+from fad.tracers.sparsity import hessian_sparsity as hessian_sparsity
+from fad.tracers.sparsity import jacobian_sparsity as jacobian_sparsity
 
 __all__ = [
     "Codual",
@@ -47,7 +52,9 @@ __all__ = [
     "derivative",
     "grad",
     "hessian",
+    "hessian_sparsity",
     "jacfwd",
+    "jacobian_sparsity",
     "jacrev",
     "jit",
     "jvp",
@@ -55,6 +62,9 @@ __all__ = [
     "make_ir",
     "math",
     "primitive",
+    "sparse",
+    "sparse_hessian",
+    "sparse_jacobian",
     "special",
     "stop_gradient",
     "structurally_equal",
