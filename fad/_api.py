@@ -597,7 +597,7 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
         primals, lambda: [f"argument {i}" for i in range(len(primals))], "linearize"
     )
     level = new_level()
-    tape = Tape(level, len(p_leaves))
+    tape = Tape(level)
     inputs = tape.inputs(p_leaves)
     out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, "linearize")
     o_leaves, o_def = tree_flatten(out)

@@ -255,6 +255,9 @@ class FadRecursionError(RecursionError):
 _is_tracer_type: dict[type, bool] = {float: False, int: False, bool: False}
 
 
+_FLOAT_SUBCLASSES: set[type] = set()  # met so far; bind gives tracers floats instead
+
+
 def register_tracer(cls: type) -> type:
     """Mark ``cls`` as a tracer class (done for fad's own; optional for users)."""
     _is_tracer_type[cls] = True
@@ -267,6 +270,8 @@ def _kind(t: type, value: Any, prim: Primitive | None) -> bool:
         return kind
     if isinstance(value, (float, int)):  # float and int subclasses (np.float64): numbers
         _is_tracer_type[t] = False
+        if isinstance(value, float):
+            _FLOAT_SUBCLASSES.add(t)
         return False
     if isinstance(value, Tracer):
         _is_tracer_type[t] = True
@@ -290,6 +295,8 @@ def is_tracer(value: Any) -> bool:
         return kind
     if isinstance(value, (float, int)):
         _is_tracer_type[t] = False
+        if isinstance(value, float):
+            _FLOAT_SUBCLASSES.add(t)
         return False
     if isinstance(value, Tracer):
         _is_tracer_type[t] = True
@@ -307,9 +314,14 @@ def primal_value(value: Any) -> Any:
 
 
 def bind(prim: Primitive, *args: Any) -> Any:
-    """Apply ``prim`` to ``args``: on numbers directly, else by the top tracer's rule."""
+    """Apply ``prim`` to ``args``: on numbers directly, else by the top tracer's rule.
+
+    Beside tracers, a float subclass (``np.float64``) is made a float, so that the
+    tracers' rules and fast paths see the types they expect.
+    """
     top: type | None = None
     level = -1
+    float_like = False
     for arg in args:
         t = type(arg)
         if t is float or t is int:
@@ -317,7 +329,10 @@ def bind(prim: Primitive, *args: Any) -> Any:
         kind = _is_tracer_type.get(t)  # _kind(), inlined for the types already seen: one call less
         if kind is None:
             kind = _kind(t, arg, prim)
-        if kind:
+        if not kind:
+            if t in _FLOAT_SUBCLASSES:
+                float_like = True
+        else:
             arg_level = arg.level
             if arg_level > level:
                 top, level = t, arg_level
@@ -331,6 +346,8 @@ def bind(prim: Primitive, *args: Any) -> Any:
                 raise TypeError(msg)
     if top is None:
         return prim.impl(*args)
+    if float_like:
+        args = tuple(float(a) if type(a) in _FLOAT_SUBCLASSES else a for a in args)
     return top.apply(prim, args, level)  # type: ignore[attr-defined]
 
 

@@ -178,7 +178,7 @@ def graph(fun: Callable[..., Any], *args: Any) -> Graph:
     leaves, treedef = tree_flatten(args)
     leaves = [float(v) if type(v) is int else v for v in leaves]
     level = new_level()
-    tape = Tape(level, len(leaves), _VizTracer)
+    tape = Tape(level, _VizTracer)
     _NAMES[tape] = info = _Names(names, leaves)
     out = fun(*tree_unflatten(treedef, tape.inputs(leaves)))
     out_leaves = tree_flatten(out)[0]

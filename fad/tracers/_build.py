@@ -31,7 +31,7 @@ import attrs
 
 from fad._ops import TracerOps
 
-__all__ = ["TracerBase", "keep_fast_paths_off_subclasses", "twin"]
+__all__ = ["TracerBase", "install_fast_paths", "keep_fast_paths_off_subclasses", "twin"]
 
 
 class TracerBase(TracerOps):
@@ -85,3 +85,9 @@ def keep_fast_paths_off_subclasses(
     for dunder in fast:
         if dunder not in cls.__dict__:
             setattr(cls, dunder, getattr(TracerOps, dunder))
+
+
+def install_fast_paths(cls: type[Any], fast: Mapping[str, Callable[..., Any]], on: bool) -> None:
+    """Set ``cls``'s operators to the fast paths ``fast`` (``on``) or to the generic ones."""
+    for dunder, fn in fast.items():
+        setattr(cls, dunder, fn if on else getattr(TracerOps, dunder))

@@ -9,7 +9,12 @@ import attrs
 
 from fad._core import GENERIC, Primitive, bind, partials_at, register_tracer
 from fad._ops import BINARY_OPERATORS
-from fad.tracers._build import TracerBase, keep_fast_paths_off_subclasses, twin
+from fad.tracers._build import (
+    TracerBase,
+    install_fast_paths,
+    keep_fast_paths_off_subclasses,
+    twin,
+)
 
 __all__ = ["Dual"]
 
@@ -139,8 +144,17 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
 
 
 FAST_OPERATORS: dict[str, Callable[..., Any]] = {}
-if not GENERIC:  # FAD_GENERIC=1: every operation through bind and apply
-    for _name, _prim in BINARY_OPERATORS:
-        FAST_OPERATORS[f"__{_name}__"], FAST_OPERATORS[f"__r{_name}__"] = _fast_binary(_prim)
-    for _dunder, _fn in FAST_OPERATORS.items():
-        setattr(Dual, _dunder, _fn)
+for _name, _prim in BINARY_OPERATORS:
+    FAST_OPERATORS[f"__{_name}__"], FAST_OPERATORS[f"__r{_name}__"] = _fast_binary(_prim)
+
+
+def use_fast_paths(on: bool) -> None:
+    """Install the fast paths (``on``) or route every operation through ``apply``.
+
+    Done once at import, off under ``FAD_GENERIC=1``; tests/test_generic.py switches
+    it to compare both ways in one process.
+    """
+    install_fast_paths(Dual, FAST_OPERATORS, on)
+
+
+use_fast_paths(not GENERIC)

@@ -20,6 +20,7 @@ it as a function for the duality mapping.
 
 from __future__ import annotations
 
+import textwrap
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -37,7 +38,12 @@ from fad._core import (
     register_tracer,
 )
 from fad._ops import BINARY_OPERATORS
-from fad.tracers._build import TracerBase, keep_fast_paths_off_subclasses, twin
+from fad.tracers._build import (
+    TracerBase,
+    install_fast_paths,
+    keep_fast_paths_off_subclasses,
+    twin,
+)
 
 __all__ = ["NO_PARENT", "Tape", "TapeCodual"]
 
@@ -101,14 +107,14 @@ class Tape:
         "level",
     )
 
-    def __init__(self, level: int, n_inputs: int, tracer: type[TapeCodual] | None = None) -> None:
+    def __init__(self, level: int, tracer: type[TapeCodual] | None = None) -> None:
         self.level = level
-        self._inputs = n_inputs
-        self._numeric = True  # every recorded partial is a float or an int (no nesting)
-        self._parent1: list[int] = [NO_PARENT] * n_inputs
-        self._partial1: list[Any] = [0.0] * n_inputs
-        self._parent2: list[int] = [NO_PARENT] * n_inputs
-        self._partial2: list[Any] = [0.0] * n_inputs
+        self._inputs = 0
+        self._numeric = True  # every partial is a float or an int (no tracer: no nesting)
+        self._parent1: list[int] = []
+        self._partial1: list[Any] = []
+        self._parent2: list[int] = []
+        self._partial2: list[Any] = []
         self._recording: Any = self._parent1  # the list push appends to first
         cls = TapeCodual if tracer is None else tracer
         self._tracer = cls
@@ -128,51 +134,20 @@ class Tape:
         self._recording = _Closed(self.level)
 
     def inputs(self, primals: Sequence[Any]) -> list[TapeCodual]:
-        """The input tracers, one per primal (entries ``0 … len(primals) - 1``)."""
-        cls = self._tracer
-        return [cls(p, i, self) for i, p in enumerate(primals)]
+        """Push the inputs, one per primal (entries ``0 … len(primals) - 1``, no edges)."""
+        if len(self) or self._inputs:
+            msg = "Tape.inputs: the inputs must be the first entries of a tape"
+            raise ValueError(msg)
+        made = [self.push(p, NO_PARENT, 0.0) for p in primals]
+        self._inputs = len(made)
+        return made
 
-    def push(
-        self,
-        primal: Any,
-        parent1: int,
-        d1: Any,
-        parent2: int = NO_PARENT,
-        d2: Any = 0.0,
-        more: Sequence[tuple[int, Any]] = (),
-    ) -> TapeCodual:
-        """Record a value with edges ``(parent1, d1)``, ``(parent2, d2)`` and ``more``.
-
-        Returns the tracer of the new entry (of the tape's tracer class). Every
-        recording of the tape goes through here.
-        """
-        self._recording.append(parent1)  # a closed tape raises UnexpectedTracerError here
-        self._partial1.append(d1)
-        self._parent2.append(parent2)
-        self._partial2.append(d2)
-        if self._numeric and not (
-            (type(d1) is float or type(d1) is int) and (type(d2) is float or type(d2) is int)
-        ):
-            self._numeric = False
-        index = len(self._partial1) - 1
-        for q, c in more:  # k > 2 arguments: chain the sum through two-edge entries
-            self._recording.append(index)
-            self._partial1.append(1.0)
-            self._parent2.append(q)
-            self._partial2.append(c)
-            if type(c) is not float and type(c) is not int:
-                self._numeric = False
-            index += 1
-        twin_cls = self._twin
-        if twin_cls is None:  # a user's subclass: its own __init__, validators and all
-            made: TapeCodual = self._tracer(primal, index, self)
-            return made
-        c = twin_cls()  # see fad/tracers/_build.py
-        c.primal = primal
-        c.index = index
-        c.tape = self
-        c.__class__ = self._tracer
-        return c  # type: ignore[no-any-return]
+    # ``push(primal, parent1, d1, parent2=NO_PARENT, d2=0.0, more=())`` records a value
+    # with edges (parent1, d1), (parent2, d2) and the (parent, ∂) pairs of ``more`` (a
+    # chain of entries for k > 2 arguments) and returns its tracer, of the tape's
+    # tracer class. Every recording goes through it; it is built from ``_RECORD``
+    # below, which the fast paths inline.
+    push: Callable[..., TapeCodual]
 
     def edges(self, index: int) -> tuple[tuple[int, Any], ...]:
         """The ``(parent, ∂)`` edges of entry ``index`` (none for an input)."""
@@ -346,7 +321,7 @@ class TapeCodual(TracerBase):
     @classmethod
     def seed(cls, primals: Sequence[Any], level: int) -> tuple[list[Any], Pullback]:
         """One input per primal on a fresh tape; the pullback is its reverse sweep."""
-        tape = Tape(level, len(primals), cls)
+        tape = Tape(level, cls)
         return list(tape.inputs(primals)), tape.pullback
 
 
@@ -363,21 +338,60 @@ def _twin_of(cls: type[TapeCodual]) -> Any:
     return _twins[cls]
 
 
-# --- fast paths ---------------------------------------------------------------------
-# Derived from the registry like ``apply``: the same impl and partial functions, given
-# the primals, and recorded by the same ``Tape.push``. They only skip the generic
-# dispatch (four times cheaper: figures in docs/benchmarks.md) when the other operand
-# is a number or a value of the same tape, and fall back to ``bind`` for the rest.
-# tests/test_generic.py checks them against ``apply`` bit for bit.
+# --- the recording, written once -----------------------------------------------------
+# ``_RECORD`` appends one entry and builds its tracer. ``Tape.push`` is made from it,
+# and the fast paths below have it inlined, made from the same text at import: a call
+# of ``push`` would cost them about 4 % of an operation (docs/benchmarks.md). A value
+# that is not a float (its arguments are tracers of an enclosing transform) may have
+# tracer partials: the sweeps then leave their float loop.
+
+_RECORD = """
+tape._recording.append({parent1})  # a closed tape raises UnexpectedTracerError here
+partial1 = tape._partial1
+partial1.append({d1})
+tape._parent2.append({parent2})
+tape._partial2.append({d2})
+if type({primal}) is not float:
+    tape._numeric = False
+twin = tape._twin
+if twin is None:  # a user's subclass: its own __init__, validators and all
+    return tape._tracer({primal}, len(partial1) - 1, tape)
+made = twin()  # see fad/tracers/_build.py
+made.primal = {primal}
+made.index = len(partial1) - 1
+made.tape = tape
+made.__class__ = tape._tracer
+return made
+"""
 
 
-def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    impl = prim.impl
-    assert prim.partials is not None
-    d0, d1 = prim.partials
-    c0, c1 = prim.linear if prim.linear is not None else (None, None)
+def _record(indent: int, primal: str, parent1: str, d1: str, parent2: str, d2: str) -> str:
+    """``_RECORD`` for these argument expressions, indented to sit in a function body."""
+    code = _RECORD.format(primal=primal, parent1=parent1, d1=d1, parent2=parent2, d2=d2)
+    return textwrap.indent(code.strip("\n"), " " * indent)
 
-    def op(self: TapeCodual, other: Any) -> Any:
+
+_PUSH = f"""
+def push(tape, primal, parent1, d1, parent2=NO_PARENT, d2=0.0, more=()):
+    if more:  # k > 2 arguments: the first entries of a chain, each summing one more edge
+        for q, c in more:
+            tape.push(0.0, parent1, d1, parent2, d2)  # a link: its tracer is not needed
+            parent1, d1, parent2, d2 = len(tape) - 1, 1.0, q, c
+    if tape._numeric and not (
+        (type(d1) is float or type(d1) is int) and (type(d2) is float or type(d2) is int)
+    ):  # a partial closing over a tracer (fad.primitive), even of a float value
+        tape._numeric = False
+{_record(4, "primal", "parent1", "d1", "parent2", "d2")}
+"""
+
+# The fast paths: derived from the registry like ``apply`` (the same impl and partial
+# functions, given the primals), they skip the generic dispatch (figures in
+# docs/benchmarks.md) when the other operand is a number or a value of the same tape,
+# and fall back to ``bind`` for the rest. tests/test_generic.py checks them against
+# ``apply`` bit for bit.
+_FAST_BINARY = f"""
+def fast_binary(prim, impl, d0, d1, c0, c1):
+    def op(self, other):
         t = type(other)
         if t is TapeCodual:
             tape = self.tape
@@ -386,29 +400,64 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
                 b = other.primal
                 ans = impl(a, b)
                 if c0 is None:
-                    return tape.push(ans, self.index, d0(ans, a, b), other.index, d1(ans, a, b))
-                return tape.push(ans, self.index, c0, other.index, c1)
+                    da = d0(ans, a, b)
+                    db = d1(ans, a, b)
+                else:
+                    da = c0
+                    db = c1
+{_record(16, "ans", "self.index", "da", "other.index", "db")}
         elif t is float or t is int:
             a = self.primal
             ans = impl(a, other)
-            return self.tape.push(ans, self.index, d0(ans, a, other) if c0 is None else c0)
+            da = d0(ans, a, other) if c0 is None else c0
+            tape = self.tape
+{_record(12, "ans", "self.index", "da", "NO_PARENT", "0.0")}
         return bind(prim, self, other)
 
-    def rop(self: TapeCodual, other: Any) -> Any:
+    def rop(self, other):
         t = type(other)
         if t is float or t is int:
             b = self.primal
             ans = impl(other, b)
-            return self.tape.push(ans, self.index, d1(ans, other, b) if c1 is None else c1)
+            db = d1(ans, other, b) if c1 is None else c1
+            tape = self.tape
+{_record(12, "ans", "self.index", "db", "NO_PARENT", "0.0")}
         return bind(prim, other, self)
 
     return op, rop
+"""
+
+_made: dict[str, Any] = {"NO_PARENT": NO_PARENT, "TapeCodual": TapeCodual, "bind": bind}
+exec(compile(_PUSH + _FAST_BINARY, "<fad.tracers.tape: _RECORD>", "exec"), _made)
+Tape.push = _made["push"]
 
 
-FAST_UNARY = not GENERIC  # the unary fast path at the top of ``TapeCodual.apply``
+def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The fast ``__op__`` and ``__rop__`` of a binary primitive (from ``_FAST_BINARY``)."""
+    assert prim.partials is not None
+    d0, d1 = prim.partials
+    c0, c1 = prim.linear if prim.linear is not None else (None, None)
+    made: tuple[Callable[..., Any], Callable[..., Any]] = _made["fast_binary"](
+        prim, prim.impl, d0, d1, c0, c1
+    )
+    return made
+
+
+FAST_UNARY = False  # the unary fast path at the top of ``TapeCodual.apply``
 FAST_OPERATORS: dict[str, Callable[..., Any]] = {}
-if not GENERIC:  # FAD_GENERIC=1: every operation through bind and apply
-    for _name, _prim in BINARY_OPERATORS:
-        FAST_OPERATORS[f"__{_name}__"], FAST_OPERATORS[f"__r{_name}__"] = _fast_binary(_prim)
-    for _dunder, _fn in FAST_OPERATORS.items():
-        setattr(TapeCodual, _dunder, _fn)
+for _name, _prim in BINARY_OPERATORS:
+    FAST_OPERATORS[f"__{_name}__"], FAST_OPERATORS[f"__r{_name}__"] = _fast_binary(_prim)
+
+
+def use_fast_paths(on: bool) -> None:
+    """Install the fast paths (``on``) or route every operation through ``apply``.
+
+    Done once at import, off under ``FAD_GENERIC=1``; tests/test_generic.py switches
+    it to compare both ways in one process.
+    """
+    global FAST_UNARY  # one switch, read by apply
+    FAST_UNARY = on
+    install_fast_paths(TapeCodual, FAST_OPERATORS, on)
+
+
+use_fast_paths(not GENERIC)
