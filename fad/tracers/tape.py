@@ -341,7 +341,7 @@ def _twin_of(cls: type[TapeCodual]) -> Any:
 # --- the recording, written once -----------------------------------------------------
 # ``_RECORD`` appends one entry and builds its tracer. ``Tape.push`` is made from it,
 # and the fast paths below have it inlined, made from the same text at import: a call
-# of ``push`` would cost them about 4 % of an operation (docs/benchmarks.md). A value
+# of ``push`` would cost them too much of an operation (docs/benchmarks.md). A value
 # that is not a float (its arguments are tracers of an enclosing transform) may have
 # tracer partials: the sweeps then leave their float loop.
 
