@@ -9,7 +9,7 @@ the CPU executes does not. This script runs the workload's gradient under
 ``valgrind --tool=callgrind`` in a child process, twice (0 and 2 gradient calls
 after the same warm-up), and divides the difference by the primal op count, so the
 cost of starting Python and importing fad cancels out. It is the figure quoted
-beside the hot-path choices in ``fad/tracers/``. It needs valgrind on ``PATH``
+behind the hot-path choices (docs/benchmarks.md). It needs valgrind on ``PATH``
 (``apt install valgrind``) and says so in one line when it is missing. The counts
 say nothing of cache misses: confirm a change with ``benchmarks/compare.py`` too.
 """

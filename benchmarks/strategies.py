@@ -13,9 +13,9 @@ see ``benchmarks/harness.py``) and writes them as JSON to
   get the same cotangent), for every strategy, as a multiple of the same code on
   plain floats, from d = 4 to d = 100 000. ``cache`` is naive coduals with
   ``functools.cache`` on every backpropagator (the one-line idea; defined here, not in
-  fad). ``memo (limit raised)`` runs memo with ``sys.setrecursionlimit(10**6)`` in a
-  thread with a 512 MiB stack, to show that its limit is Python's recursion and not
-  its cost.
+  fad). ``cache (limit raised)`` runs cache with ``sys.setrecursionlimit(10**6)`` in
+  a thread with a 512 MiB stack, to show that its limit is Python's recursion and not
+  its cost; memo needs no such help (an explicit stack).
 - ``deep``: ``mode="tape"`` on ``y = 0.999*y + 0.001*sin(y)``, 10⁶ steps (4·10⁶
   recorded operations), in a child process: time, ratio to floats, peak memory; and
   what memo and naive raise on a chain deeper than the recursion limit.
@@ -257,14 +257,14 @@ def growth(opts: argparse.Namespace) -> dict[str, Any]:
     """Time of each strategy against d, as a multiple of floats, for the two chains."""
     small = [4, 8, 12, 16, 20] if not opts.quick else [4, 7, 10, 13]
     large = [100, 1000, 10_000, 100_000] if not opts.quick else [100, 1000, 10_000]
-    memo_max = deepest(reuse_chain, "memo")
-    res: dict[str, Any] = {"memo_max_d": memo_max, "programs": {}}
+    cache_max = deepest(same_ct_chain, STRATEGIES["cache"])  # memo has no limit (a stack)
+    res: dict[str, Any] = {"cache_max_d": cache_max, "programs": {}}
     programs = {
         "y = sin(y)*y + 0.5 (different cotangents)": reuse_chain,
         "y = sin(y*y) + 0.5 (equal cotangents)": same_ct_chain,
     }
     for title, f in programs.items():
-        sizes = sorted(set(small + large + [memo_max]))
+        sizes = sorted(set(small + large + [cache_max]))
         cells: dict[tuple[str, int], Callable[[], Any]] = {}
         for d in sizes:
             cells[("floats", d)] = float_thunk(f, 1, d=d)
@@ -272,18 +272,18 @@ def growth(opts: argparse.Namespace) -> dict[str, Any]:
                 exponential = name == "naive" or (name == "cache" and f is reuse_chain)
                 if exponential and d > small[-1]:
                     continue
-                if name in ("memo", "cache") and d > memo_max:
+                if name == "cache" and d > cache_max:
                     continue
                 cells[(name, d)] = grad_thunk(f, 1, mode, d=d)
-            if d > memo_max:
-                cells[("memo (limit raised)", d)] = with_deep_recursion(
-                    grad_thunk(f, 1, "memo", d=d)
+            if d > cache_max and f is same_ct_chain:
+                cells[("cache (limit raised)", d)] = with_deep_recursion(
+                    grad_thunk(f, 1, STRATEGIES["cache"], d=d)
                 )
-        # memo beyond its depth: record what it raises (once, at the first size).
+        # cache beyond its depth: record what it raises (once, at the first size).
         failure = None
-        beyond = [d for d in sizes if d > memo_max]
+        beyond = [d for d in sizes if d > cache_max]
         if beyond:
-            _, failure = first_time(grad_thunk(f, 1, "memo", d=beyond[0]))
+            _, failure = first_time(grad_thunk(f, 1, STRATEGIES["cache"], d=beyond[0]))
 
         def measure(cells: dict[tuple[str, int], Callable[[], Any]] = cells) -> Any:
             first = {}
@@ -305,7 +305,7 @@ def growth(opts: argparse.Namespace) -> dict[str, Any]:
         timings = in_big_stack_thread(measure)
         med = {k: v.median for k, v in timings.items()}
         rows_json = []
-        names = ["naive", "cache", "memo", "memo (limit raised)", "tape"]
+        names = ["naive", "cache", "cache (limit raised)", "memo", "tape"]
         for name in names:
             row: dict[str, Any] = {"strategy": name, "cells": {}}
             for d in sizes:
@@ -322,7 +322,7 @@ def growth(opts: argparse.Namespace) -> dict[str, Any]:
             "sizes": sizes,
             "rows": rows_json,
             "floats_s": {d: med[f"floats d={d}"] for d in sizes},
-            "memo_beyond_max": failure,
+            "cache_beyond_max": failure,
         }
     return res
 
@@ -343,7 +343,7 @@ def growth_markdown(res: dict[str, Any]) -> str:
                 c = cells.get(d)
                 if c is not None:
                     line.append(fmt_ratio(c["ratio"]))
-                elif row["strategy"] == "memo" and d > res["memo_max_d"]:
+                elif row["strategy"] == "cache" and d > res["cache_max_d"]:
                     line.append("RecursionError")
                 else:
                     line.append("")
@@ -367,14 +367,14 @@ def growth_markdown(res: dict[str, Any]) -> str:
         out.append(f"**{title}**: time of `grad` as a multiple of the same code on floats\n")
         out.append(table(header, rows))
         out.append("")
-    memo_max = res["memo_max_d"]
+    cache_max = res["cache_max_d"]
     out.append(
-        f"memo (and cache) ran to d = {memo_max} at the default recursion limit "
-        f"({sys.getrecursionlimit()}): each step records 3 operations, and computing a "
-        "sensitivity B(1) recurses into its argument's, one Python frame per operation. "
-        "Beyond that, fad raises FadRecursionError naming mode=\"tape\". 'memo (limit "
-        "raised)' is the same strategy with sys.setrecursionlimit(10**6) in a thread with a "
-        "512 MiB stack. '× per step': the time's growth factor per extra step between "
+        f"cache ran to d = {cache_max} at the default recursion limit "
+        f"({sys.getrecursionlimit()}): each step records 3 operations, and it recurses "
+        "one Python frame per operation. memo computes its sensitivities B(1) on an "
+        "explicit stack, so it runs at every d. 'cache (limit raised)' is cache with "
+        "sys.setrecursionlimit(10**6) in a thread with a 512 MiB stack. '× per step': "
+        "the time's growth factor per extra step between "
         "the two largest d ≤ 20 of the row (about 2 means exponential). 'slope': of log "
         "time against log d between the two largest d of the row (1 means linear). "
         "'µs/step': time per step at the largest d of the row."
@@ -501,6 +501,9 @@ def deep_markdown(res: dict[str, Any]) -> str:
         f"On the same chain, {res['recursive_steps']} steps (deeper than the recursion limit):"
     )
     for mode, e in res["recursive"].items():
+        if e["type"] == "none":
+            out.append(f"- mode=\"{mode}\" differentiates it (no recursion).")
+            continue
         names = "names mode=\"tape\"" if e["names_tape"] else "does NOT name the tape"
         out.append(f"- mode=\"{mode}\" raises {e['type']} ({names}).")
     out.append(

@@ -19,6 +19,7 @@ from fad._api import vjp as vjp
 from fad._core import Primitive as Primitive
 from fad._core import ReverseTracer as ReverseTracer
 from fad._core import Tracer as Tracer
+from fad._core import UnexpectedTracerError as UnexpectedTracerError
 from fad._custom import CustomRuleError as CustomRuleError
 from fad._custom import custom_jvp as custom_jvp
 from fad._custom import custom_vjp as custom_vjp
@@ -47,6 +48,7 @@ __all__ = [
     "ReverseTracer",
     "Tracer",
     "TracerOps",
+    "UnexpectedTracerError",
     "custom_jvp",
     "custom_vjp",
     "derivative",

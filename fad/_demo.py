@@ -157,9 +157,9 @@ def growth(out: Print = print) -> None:
     out("")
     out("  naive calls each backpropagator once per path: its time doubles with every step")
     out("  (skipped past d = 16: 2**d paths).")
-    out("  memo caches B(1) per value (B(k) = k * B(1)): linear, but it recurses, so it stops")
-    out('  at Python\'s recursion limit. tape (the default, mode="tape") runs each record once,')
-    out("  last to first, in a loop: linear at any depth.")
+    out("  memo caches B(1) per value (B(k) = k * B(1)), computed on an explicit stack:")
+    out('  linear at any depth. tape (the default, mode="tape") runs each record once, last')
+    out("  to first, in a loop: linear at any depth, and cheaper.")
 
 
 def main(out: Print = print) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fad._core import check_recursion, is_tracer
+from fad._core import is_tracer, recursion_error
 from fad.tracers.codual import Codual
 from fad.tracers.dual import Dual
 from fad.tracers.tape import TapeCodual
@@ -83,7 +83,7 @@ def to_dual(codual: Codual | TapeCodual) -> Dual:
         (3.0, 2.0)
     """
     if isinstance(codual, TapeCodual):
-        n = codual.trace.n_inputs
+        n = codual.tape.n_in
         if n != 1:
             msg = (
                 f"fad.to_dual got a tape codual of a transform over {n} inputs; its B(1) is "
@@ -102,7 +102,7 @@ def to_dual(codual: Codual | TapeCodual) -> Dual:
     try:
         tangent = codual.backprop(1.0)
     except RecursionError:
-        raise check_recursion(type(codual).mode_name) from None
+        raise recursion_error(type(codual).mode_name) from None
     if not _is_scalar(tangent):
         msg = (
             f"fad.to_dual: this {type(codual).__name__}'s backprop(1.0) returned a "

@@ -22,7 +22,7 @@ from fad._args import (
     _select,
     _split_aux,
 )
-from fad._core import new_level
+from fad._core import check_live, new_level
 from fad._taylor import taylor
 from fad.tracers.dual import Dual
 from fad.tree import PyTreeDef, tree_flatten, tree_unflatten
@@ -50,6 +50,7 @@ def _jvp_flat(
     out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
     o_leaves, o_def = tree_flatten(out)
     _check_outputs(o_leaves, out, fname)
+    check_live(o_leaves, fname, level)
     primals_out = []
     tangents_out = []
     for o in o_leaves:
@@ -264,6 +265,7 @@ def derivative(fun: Callable[[float], float], order: int = 1) -> Callable[[float
             level = new_level()
             out = f(Dual(x, 1.0, level))
             _scalar_output(out, "derivative")
+            check_live([out], "derivative", level)
             return out.tangent if type(out) is Dual and out.level == level else 0.0
         else:
             out = taylor(f, x, order)[order]

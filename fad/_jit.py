@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from fad._core import is_tracer, new_level
+from fad._core import check_live, is_tracer, new_level
 from fad._emit import FLOAT_TABLE, TRACER_TABLE, GuardFailed, Program, emit
 from fad._ir import IR, schedule, simplify
 from fad.tracers.recorder import Recorded, Recording, concrete
@@ -336,7 +336,8 @@ class Jitted(Generic[P, R]):
         specs: list[Specialization],
         generic: bool,
     ) -> R:
-        rec = Recording(new_level())
+        level = new_level()
+        rec = Recording(level)
         traced_idx = [
             i
             for i, x in enumerate(leaves)
@@ -352,6 +353,7 @@ class Jitted(Generic[P, R]):
         self.n_recordings += 1
         out = self.fun(*full_args, **full_kwargs)
         o_leaves, o_def = tree_flatten(out)
+        check_live(o_leaves, "jit", level)
         ir = rec.to_ir(o_leaves)
         if len(traced_idx) != len(leaves):
             ir = _with_all_leaves(ir, traced_idx, len(leaves))

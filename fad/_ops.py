@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from fad import _primitives as P
-from fad._core import bind, is_tracer, primal_value
+from fad._core import DECIDERS, bind, is_tracer, primal_value
 
 __all__ = [
     "BINARY_OPERATORS",
@@ -158,7 +158,7 @@ def conversion_error(value: Any, target: str, depth: int = 2) -> TypeError:
 
 
 # Tracer classes whose values decide comparisons themselves (they record them).
-_DECIDERS: set[type] = set()
+_DECIDERS = DECIDERS
 
 
 def register_decider(cls: type) -> type:

@@ -479,6 +479,19 @@ def _hypot_d(i: int) -> Callable[..., Any]:
     return partial
 
 
+def _hypot_all(ans: Any, *xs: Any) -> list[Any]:
+    """Every ``_hypot_d(i)`` at once: O(n), where n calls with n arguments are O(n²)."""
+    if ans == 0:
+        return [0.0] * len(xs)
+    return [x / ans for x in xs]
+
+
+def _sumprod_all(ans: Any, *pq: Any) -> tuple[Any, ...]:
+    """Every ``_sumprod_d(i, n)`` at once: ∂/∂p is q and ∂/∂q is p."""
+    n = len(pq) // 2
+    return pq[n:] + pq[:n]
+
+
 def _sumprod_value(*pq: Any) -> Any:
     """``math.sumprod(p, q)`` for ``pq = p + q`` (Python >= 3.12; exact fallback before)."""
     n = len(pq) // 2
@@ -509,7 +522,9 @@ def hypot_n(n: int) -> Primitive:
     """The primitive ``hypot`` of ``n`` coordinates."""
     prim = _variadic.get(("hypot", n))
     if prim is None:
-        prim = Primitive("hypot", math.hypot, [_hypot_d(i) for i in range(n)])
+        prim = Primitive(
+            "hypot", math.hypot, [_hypot_d(i) for i in range(n)], all_partials=_hypot_all
+        )
         _variadic["hypot", n] = prim
     return prim
 
@@ -529,7 +544,12 @@ def sumprod_n(n: int) -> Primitive:
     """The primitive ``sumprod`` of two vectors of length ``n``, as 2n arguments p + q."""
     prim = _variadic.get(("sumprod", n))
     if prim is None:
-        prim = Primitive("sumprod", _sumprod_value, [_sumprod_d(i, n) for i in range(2 * n)])
+        prim = Primitive(
+            "sumprod",
+            _sumprod_value,
+            [_sumprod_d(i, n) for i in range(2 * n)],
+            all_partials=_sumprod_all,
+        )
         _variadic["sumprod", n] = prim
     return prim
 

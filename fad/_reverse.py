@@ -23,10 +23,10 @@ from fad._args import (
     _select,
     _split_aux,
 )
-from fad._core import is_tracer, new_level
+from fad._core import check_live, is_tracer, new_level
 from fad.tracers.codual import Codual
 from fad.tracers.memo import MemoCodual
-from fad.tracers.tape import SINK, TapeCodual
+from fad.tracers.tape import Tape, TapeCodual
 from fad.tree import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = [
@@ -97,6 +97,7 @@ def _vjp_flat(
     out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
     o_leaves, o_def = tree_flatten(out)
     _check_outputs(o_leaves, out, fname)
+    check_live(o_leaves, fname, level)
     primals_out = [_lower(o, level) for o in o_leaves]
     if has_aux:
         aux = _lower_tree(aux, level)
@@ -199,19 +200,17 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, mode: Mod
 class _LinearFun:
     """The jvp function returned by :func:`linearize`: a forward sweep over a tape."""
 
-    __slots__ = ("_edges", "_n_in", "_o_def", "_o_index", "_p_def", "_primals")
+    __slots__ = ("_o_def", "_o_index", "_p_def", "_primals", "_tape")
 
     def __init__(
         self,
-        edges: tuple[list[int], list[Any], list[int], list[Any]],
-        n_in: int,
+        tape: Tape,
         o_index: list[int | None],
         o_def: PyTreeDef,
         p_def: PyTreeDef,
         primals: tuple[Any, ...],
     ) -> None:
-        self._edges = edges  # a copy of the trace's four lists (see fad.tracers.tape.Trace)
-        self._n_in = n_in
+        self._tape = tape  # closed: the transform has finished, so it no longer grows
         self._o_index = o_index
         self._o_def = o_def
         self._p_def = p_def
@@ -233,20 +232,7 @@ class _LinearFun:
                 f"structure {self._p_def!r}; pass tangents with the primals' structure."
             )
             raise TypeError(msg)
-        parent1, partial1, parent2, partial2 = self._edges
-        tan: list[Any] = [None] * len(parent1)  # None is a zero tangent
-        for i, t in enumerate(t_leaves):
-            tan[i] = None if type(t) is float and t == 0.0 else t
-        for i in range(self._n_in, len(parent1)):
-            acc: Any = None
-            t = tan[parent1[i]]
-            if t is not None:
-                acc = partial1[i] * t
-            q = parent2[i]
-            if q != SINK and (t := tan[q]) is not None:
-                term = partial2[i] * t
-                acc = term if acc is None else acc + term
-            tan[i] = acc
+        tan = self._tape.forward(t_leaves)
         out = []
         for idx in self._o_index:
             t = None if idx is None else tan[idx]
@@ -297,21 +283,15 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
         primals, lambda: [f"argument {i}" for i in range(len(primals))], "linearize"
     )
     level = new_level()
-    inputs, _ = TapeCodual.seed(p_leaves, level)
-    trace = inputs[0].trace if inputs else None
+    tape = Tape(level)
+    inputs = tape.inputs(p_leaves)
     out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, "linearize")
     o_leaves, o_def = tree_flatten(out)
     _check_outputs(o_leaves, out, "linearize")
-    o_index: list[int | None] = [
-        o.index if type(o) is TapeCodual and o.trace is trace else None for o in o_leaves
-    ]
-    edges: tuple[list[int], list[Any], list[int], list[Any]] = (
-        (trace.parent1[:], trace.partial1[:], trace.parent2[:], trace.partial2[:])
-        if trace is not None
-        else ([], [], [], [])
-    )
+    check_live(o_leaves, "linearize", level)
+    o_index = [tape.index_of(o) for o in o_leaves]
     primals_out = tree_unflatten(o_def, [_lower(o, level) for o in o_leaves])
-    f_jvp = _LinearFun(edges, len(p_leaves), o_index, o_def, p_def, primals)
+    f_jvp = _LinearFun(tape, o_index, o_def, p_def, primals)
     if has_aux:
         return primals_out, f_jvp, _lower_tree(aux, level)
     return primals_out, f_jvp
@@ -363,6 +343,7 @@ def _value_and_grad(
             inputs, pullback = cls.seed(p_leaves, level)
             out, aux = _split_aux(f(*tree_unflatten(p_def, inputs)), has_aux, fname)
         _check_scalar(out, level, fname)
+        check_live([out], fname, level)
         cts = pullback([out], [1.0])
         if p_def is None:
             g = cts[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fad._core import is_tracer, new_level
+from fad._core import check_live, is_tracer, new_level
 from fad.tracers.jet import Jet
 
 __all__ = ["taylor"]
@@ -58,6 +58,7 @@ def taylor(fun: Callable[[Any], Any], x: Any, order: int) -> list[Any]:
     level = new_level()
     seed = Jet(x, (1.0,) + (0.0,) * (order - 1) if order else (), level)
     out = fun(seed)
+    check_live([out], "taylor", level)
     if type(out) is Jet and out.level == level:
         return out.derivatives()
     if type(out) in (float, int) or is_tracer(out):

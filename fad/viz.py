@@ -1,8 +1,9 @@
 """Pictures of the computation graph that reverse mode records.
 
-:func:`to_dot` runs a function once on a small recording tracer of its own (the
-same codual rule as ``mode="tape"``: each value keeps its arguments and the partial
-derivatives toward them), runs the backward sweep from the output, and writes the
+:func:`to_dot` runs a function once on the tape of ``mode="tape"`` (each value keeps
+its arguments and the partial derivatives toward them), with a tracer that also
+writes down each operation's name, runs the tape's backward sweep from the output,
+and writes the
 graph as Graphviz DOT text: one node per input and per recorded operation, labelled
 with the operation, its value and the cotangent it received; one edge per use of a
 value, labelled with the partial derivative along it. Nothing here touches the hot
@@ -32,14 +33,15 @@ from __future__ import annotations
 import inspect
 import shutil
 import subprocess
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from fad._core import Primitive, Pullback, new_level, primal_value, register_tracer
-from fad._ops import TracerOps
+from fad._core import Primitive, check_live, new_level, primal_value, register_tracer
+from fad.tracers.tape import Tape, TapeCodual
 from fad.tree import tree_flatten, tree_flatten_with_path, tree_unflatten
 
 __all__ = ["Graph", "Node", "graph", "render", "to_dot"]
@@ -86,91 +88,50 @@ class Graph:
         return tuple(n for n in self.nodes if n.op != "input")
 
 
-class _Recording:
-    """The record of one call: per value (op, argument descriptions, edges)."""
+class _Names:
+    """What a graph shows beside the tape: per operation, its name, arguments and value."""
 
-    __slots__ = ("entries", "level", "names")
+    __slots__ = ("names", "nodes", "of_entry")
 
-    def __init__(self, level: int, names: Sequence[str]) -> None:
-        self.level = level
-        self.names = list(names)
-        # (op name, argument text, value, ((parent, partial), ...)) per value
-        self.entries: list[tuple[str, str, Any, tuple[tuple[int, Any], ...]]] = []
+    def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
+        self.names = list(names)  # per node: the value's name (inputs' from the signature)
+        # per node: (op, argument text, value, last tape entry)
+        self.nodes: list[tuple[str, str, Any, int]] = [
+            ("input", "", v, i) for i, v in enumerate(values)
+        ]
+        self.of_entry: dict[int, int] = {i: i for i in range(len(values))}  # entry -> node
 
-    def backward(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
-        """The cotangent of every entry, by one reverse sweep (as the tape does)."""
-        adj: list[Any] = [None] * len(self.entries)
-        for index, ct in seeds:
-            adj[index] = ct if adj[index] is None else adj[index] + ct
-        for i in range(len(self.entries) - 1, -1, -1):
-            g = adj[i]
-            if g is None:
-                continue
-            for p, d in self.entries[i][3]:
-                adj[p] = d * g if adj[p] is None else adj[p] + d * g
-        return adj
+
+_NAMES: weakref.WeakKeyDictionary[Tape, _Names] = weakref.WeakKeyDictionary()
 
 
 @register_tracer
 @attrs.frozen(eq=False, repr=False)
-class _VizTracer(TracerOps):
-    """A recording codual used only by :mod:`fad.viz` (a tape that keeps op names)."""
-
-    primal: Any
-    index: int
-    recording: _Recording
-
-    @property
-    def level(self) -> int:
-        return self.recording.level
-
-    def __repr__(self) -> str:
-        return f"_VizTracer({self.primal!r}, index={self.index})"
+class _VizTracer(TapeCodual):
+    """A tape codual that also writes down each operation's name (for :mod:`fad.viz`)."""
 
     @classmethod
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
-        rec: _Recording | None = None
-        primals = []
+        tape: Tape | None = None
         for a in args:
             if type(a) is cls and a.level == level:
-                rec = a.recording
-                primals.append(a.primal)
-            else:
-                primals.append(a)
-        ans = prim(*primals)
-        if prim.partials is None or rec is None:
-            return ans
-        edges = []
-        texts = []
-        for i, a in enumerate(args):
-            if type(a) is cls and a.recording is rec:
-                d = prim.linear[i] if prim.linear is not None else prim.partials[i](ans, *primals)
-                edges.append((a.index, d))
-                texts.append(rec.names[a.index])
-            else:
-                texts.append(_fmt(primal_value(a)))
-        index = len(rec.entries)
-        rec.entries.append((prim.name, ", ".join(texts), ans, tuple(edges)))
-        rec.names.append(f"v{index}")
-        return cls(ans, index, rec)
-
-    @classmethod
-    def seed(cls, primals: Sequence[Any], level: int) -> tuple[list[Any], Pullback]:
-        names = [f"x{i}" for i in range(len(primals))]
-        rec = _Recording(level, names)
-        rec.entries.extend(("input", "", p, ()) for p in primals)
-        inputs = [cls(p, i, rec) for i, p in enumerate(primals)]
-
-        def pullback(outputs: Sequence[Any], cotangents: Sequence[Any]) -> list[Any]:
-            seeds = [
-                (o.index, ct)
-                for o, ct in zip(outputs, cotangents, strict=True)
-                if type(o) is cls and o.recording is rec
-            ]
-            adj = rec.backward(seeds)
-            return [0.0 if g is None else g for g in adj[: len(primals)]]
-
-        return inputs, pullback
+                tape = a.tape
+        assert tape is not None
+        out = super().apply(prim, args, level)
+        if type(out) is not cls:  # a zero derivative: nothing recorded
+            return out
+        info = _NAMES[tape]
+        texts = [
+            info.names[info.of_entry[a.index]]
+            if type(a) is cls and a.tape is tape
+            else _fmt(primal_value(a))
+            for a in args
+        ]
+        node = len(info.nodes)
+        info.of_entry[out.index] = node
+        info.names.append(f"v{node}")
+        info.nodes.append((prim.name, ", ".join(texts), out.primal, out.index))
+        return out
 
 
 def _input_names(fun: Callable[..., Any], args: tuple[Any, ...]) -> list[str]:
@@ -216,28 +177,34 @@ def graph(fun: Callable[..., Any], *args: Any) -> Graph:
     names = _input_names(fun, args)
     leaves, treedef = tree_flatten(args)
     leaves = [float(v) if type(v) is int else v for v in leaves]
-    inputs, _ = _VizTracer.seed(leaves, new_level())
-    rec = inputs[0].recording if inputs else _Recording(0, [])
-    rec.names[: len(names)] = names
-    out = fun(*tree_unflatten(treedef, inputs))
-    outs = tuple(
-        o.index for o in tree_flatten(out)[0] if type(o) is _VizTracer and o.recording is rec
-    )
-    adj = rec.backward([(i, 1.0) for i in outs])
+    level = new_level()
+    tape = Tape(level, _VizTracer)
+    _NAMES[tape] = info = _Names(names, leaves)
+    out = fun(*tree_unflatten(treedef, tape.inputs(leaves)))
+    out_leaves = tree_flatten(out)[0]
+    check_live(out_leaves, "viz.graph", level)
+    out_entries = [i for i in (tape.index_of(o) for o in out_leaves) if i is not None]
+    adj = tape.backward([(i, 1.0) for i in out_entries])
+    del _NAMES[tape]
     nodes = []
-    for i, (op, arg_text, value, edges) in enumerate(rec.entries):
-        label = rec.names[i] if op == "input" else f"v{i} = {op}({arg_text})"
+    first = 0  # the first tape entry of the node: an op of k > 2 arguments is a chain
+    for i, (op, arg_text, value, last) in enumerate(info.nodes):
+        edges = [e for entry in range(first, last + 1) for e in tape.edges(entry)]
+        parents = [(info.of_entry[p], d) for p, d in edges if p in info.of_entry and p < first]
+        first = last + 1
+        label = info.names[i] if op == "input" else f"v{i} = {op}({arg_text})"
         nodes.append(
             Node(
                 index=i,
                 op=op,
                 label=label,
                 value=primal_value(value),
-                parents=tuple((p, primal_value(d)) for p, d in edges),
-                cotangent=0.0 if adj[i] is None else primal_value(adj[i]),
+                parents=tuple((p, primal_value(d)) for p, d in parents),
+                cotangent=primal_value(adj[last]),
             )
         )
-    return Graph(nodes=tuple(nodes), outputs=outs)
+    outputs = tuple(info.of_entry[i] for i in out_entries)
+    return Graph(nodes=tuple(nodes), outputs=outputs)
 
 
 def _fmt(value: Any) -> str:

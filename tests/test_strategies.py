@@ -312,7 +312,7 @@ def test_reuse_chain_matches_its_closed_form(mode: str) -> None:
 
 
 # ---------------------------------------------------------------------------------
-# Deep chains: the tape loops, the recursive strategies fail with a fad error
+# Deep chains: tape and memo loop, the naive strategy fails with a fad error
 # ---------------------------------------------------------------------------------
 
 
@@ -358,7 +358,29 @@ def test_tape_differentiates_a_deep_chain_without_recursion() -> None:
     assert g_vjp == g
 
 
-@pytest.mark.parametrize("mode", ["memo", "naive"])
+def test_memo_differentiates_a_chain_of_a_million_steps() -> None:
+    """memo's sensitivities are computed on an explicit stack: no recursion limit."""
+    d = 1_000_000
+    c = 1.0 + 1e-7
+
+    def chain(x: Any) -> Any:
+        y = x
+        for _ in range(d):
+            y = y * c
+        return y
+
+    g = fad.grad(chain, mode="memo")(0.7)
+    assert math.isclose(g, c**d, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["memo", "tape"])
+def test_memo_and_tape_go_past_the_recursion_limit(mode: str) -> None:
+    d = sys.getrecursionlimit() * 3
+    got = fad.grad(lambda x: damped_chain(x, d), mode=mode)(0.7)
+    assert math.isclose(got, damped_chain_derivative(0.7, d), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["naive"])
 def test_recursive_modes_raise_a_fad_error_naming_the_tape(mode: str) -> None:
     d = sys.getrecursionlimit() + 100
 

@@ -1,7 +1,7 @@
-"""The tape's record (fad.tracers.tape.Trace): what it stores, and the sweeps over it.
+"""The tape (fad.tracers.tape.Tape): what it records, and the sweeps over it.
 
 Every value is two edges in four parallel lists; a value of one traced argument has
-an unused second edge (parent SINK), and a value of k > 2 traced arguments is a
+an unused second edge (parent NO_PARENT), and a value of k > 2 traced arguments is a
 chain of two-edge entries. These tests check that layout against independent
 oracles: forward mode, finite differences and the other reverse strategies.
 """
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import fad
 import fad.math as fm
 from fad._core import new_level
-from fad.tracers.tape import SINK, TapeCodual, Trace
+from fad.tracers.tape import NO_PARENT, Tape, TapeCodual
 
 FLOATS = st.floats(-3.0, 3.0, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
 
@@ -75,19 +75,20 @@ def test_unused_edges_carry_nothing(mode: str) -> None:
 
 def test_record_layout() -> None:
     (x, y, z), _ = TapeCodual.seed([1.0, 2.0, 3.0], new_level())
-    trace: Trace = x.trace
-    assert len(trace) == 3
-    assert trace.entries == [(), (), ()]
+    tape: Tape = x.tape
+    assert len(tape) == 3
+    assert tape.entries == [(), (), ()]
     u = x * 3
-    assert (trace.parent1[-1], trace.partial1[-1], trace.parent2[-1]) == (0, 3, SINK)
+    assert tape.edges(u.index) == ((0, 3),)
+    assert NO_PARENT < 0  # never an entry's index
     v = x * y
-    assert trace.entries[-1] == (0, 2.0, 1, 1.0)
+    assert tape.entries[-1] == (0, 2.0, 1, 1.0)
     w = fm.fsum([x, y, z, u])  # four edges: a chain of three entries
-    assert w.index == len(trace) - 1 == u.index + 4
-    assert trace.entries[-3:] == [
+    assert w.index == len(tape) - 1 == u.index + 4
+    assert tape.entries[-3:] == [
         (0, 1.0, 1, 1.0),
         (w.index - 2, 1.0, 2, 1.0),
         (w.index - 1, 1.0, u.index, 1.0),
     ]
-    assert trace.plain
+    assert tape.backward([(w.index, 1.0)])[:3] == [4.0, 1.0, 1.0]
     assert v.primal == 2.0

@@ -108,7 +108,7 @@ def test_graph_is_the_tape(
     leaves, treedef = fad.tree.tree_flatten(args)
     inputs, _ = TapeCodual.seed(leaves, new_level())
     fun(*fad.tree.tree_unflatten(treedef, inputs))
-    entries = inputs[0].trace.entries
+    entries = inputs[0].tape.entries
     g = fad.viz.graph(fun, *args)
     assert len(entries) == len(g.nodes)
     for node, entry in zip(g.nodes, entries, strict=True):

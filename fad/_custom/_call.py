@@ -450,7 +450,7 @@ class Call:
         hit = self.outputs_by_inputs.get(key)
         if hit is not None:
             return hit[1]
-        top, level = top_tracer(leaves, self.name)
+        top, level, _ = top_tracer(leaves, self.name)
         if top is None:
             out = self.flatten_out(self.custom._fun(*self.args(leaves)), "the function")
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
-from fad._core import new_level
+from fad._core import check_live, new_level
 from fad._custom._call import Call, Custom, chain, is_zero, no_symbolic_zeros
 from fad.tracers.dual import Dual
 from fad.tracers.tape import TapeCodual
@@ -166,8 +166,10 @@ class custom_jvp(Custom[P, R]):
             t_out = self._tangent_out(call, primals, tangents)
             return [cls(a, t, level) for a, t in zip(lower, t_out, strict=True)]
         # the rule once, on reverse-mode tangents; a sweep per output gives its row
-        seeds, pullback = TapeCodual.seed([0.0] * len(leaves), new_level())
+        rule_level = new_level()
+        seeds, pullback = TapeCodual.seed([0.0] * len(leaves), rule_level)
         t_out = self._tangent_out(call, primals, seeds)
+        check_live(t_out, call.name, rule_level)  # the tape closes; its sweeps still run
         outs = []
         for j, (value, t) in enumerate(zip(lower, t_out, strict=True)):
             row = pullback([t], [1.0])

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from fad._core import Primitive, Pullback, check_recursion, register_tracer
+from fad._core import Primitive, Pullback, partials_at, recursion_error, register_tracer
 from fad._ops import TracerOps
 
 __all__ = ["Codual", "LazyCotangent", "flatten_cotangent"]
@@ -61,17 +61,21 @@ class Codual(TracerOps):
     @classmethod
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
         """Codual rule of ``prim``: value of the primals, backprop k ↦ Σ Bᵢ(∂ᵢ·k)."""
-        primals = [a.primal if type(a) is cls and a.level == level else a for a in args]
+        primals = []  # a loop, not comprehensions: see TapeCodual.apply
+        traced = []
+        for i, a in enumerate(args):
+            if type(a) is cls and a.level == level:
+                primals.append(a.primal)
+                traced.append(i)
+            else:
+                primals.append(a)
         ans = prim(*primals)
         if prim.partials is None:
             return ans
-        partials = prim.partials
-        edges = tuple(
-            (arg.backprop, partials[i](ans, *primals))
-            for i, arg in enumerate(args)
-            if type(arg) is cls and arg.level == level
-        )
-        return cls(ans, cls.combine(edges), level)
+        edges = []
+        for i, d in zip(traced, partials_at(prim, ans, primals, traced), strict=True):
+            edges.append((args[i].backprop, d))
+        return cls(ans, cls.combine(tuple(edges)), level)
 
     @classmethod
     def combine(cls, edges: tuple[tuple[Callable[[Any], Any], Any], ...]) -> Callable[[Any], Any]:
@@ -99,19 +103,19 @@ class Codual(TracerOps):
                     if type(out) is cls and out.level == level:
                         cts.append(out.backprop(ct))
             except RecursionError:
-                raise check_recursion(cls.mode_name) from None
+                raise recursion_error(cls.mode_name) from None
             return flatten_cotangent(cts, n)
 
         return inputs, pullback
 
     @classmethod
-    def leaf(cls, index: int, n_inputs: int) -> Callable[[Any], Any]:
-        """The backprop of input ``index`` of ``n_inputs``: a lazy one-hot cotangent.
+    def leaf(cls, index: int, count: int) -> Callable[[Any], Any]:
+        """The backprop of input ``index`` of ``count``: a lazy one-hot cotangent.
 
         With a single input the cotangent is just the number ``k`` (the textbook
         codual), which is about thirty times cheaper to add up than lazy sums.
         """
-        if n_inputs == 1:
+        if count == 1:
 
             def identity(k: Any) -> Any:
                 return k

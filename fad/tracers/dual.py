@@ -7,21 +7,27 @@ from typing import Any
 
 import attrs
 
-from fad._core import Primitive, bind, register_tracer
-from fad._ops import BINARY_OPERATORS, TracerOps
-from fad.tracers._build import twin
+from fad._core import GENERIC, Primitive, bind, partials_at, register_tracer
+from fad._ops import BINARY_OPERATORS
+from fad.tracers._build import (
+    TracerBase,
+    install_fast_paths,
+    keep_fast_paths_off_subclasses,
+    twin,
+)
 
 __all__ = ["Dual"]
 
 
 @register_tracer
-@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # no weakref: see _build.py
-class Dual(TracerOps):
+@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # TracerBase has the weakref slot
+class Dual(TracerBase):
     """A dual number: a primal value and its tangent (directional derivative).
 
     The rule for every primitive is derived from its partials: the tangent of
     ``f(x₁, …, xₙ)`` is ``Σ ∂ᵢf · ẋᵢ``. ``level`` tells which transform made it; a
-    Dual made by hand has level 0.
+    Dual made by hand has level 0. A subclass stays that subclass through every
+    operation.
 
     Example:
         >>> import fad
@@ -37,34 +43,43 @@ class Dual(TracerOps):
 
     def __repr__(self) -> str:
         level = f", level={self.level}" if self.level else ""
-        return f"Dual({self.primal!r}, {self.tangent!r}{level})"
+        return f"{type(self).__name__}({self.primal!r}, {self.tangent!r}{level})"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        keep_fast_paths_off_subclasses(cls, Dual, FAST_OPERATORS)
 
     @classmethod
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
         """Dual rule of ``prim``: value of the primals, tangent Σ ∂ᵢ·ẋᵢ."""
         primals = []  # a loop, not a comprehension: see TapeCodual.apply
-        for a in args:
-            primals.append(a.primal if type(a) is cls and a.level == level else a)
+        traced = []
+        for i, a in enumerate(args):
+            if type(a) is cls and a.level == level:
+                primals.append(a.primal)
+                traced.append(i)
+            else:
+                primals.append(a)
         ans = prim(*primals)
-        partials = prim.partials
-        if partials is None:
+        if prim.partials is None:
             return ans
-        linear = prim.linear
         tangent: Any = None
-        for i, arg in enumerate(args):
-            if type(arg) is cls and arg.level == level:
-                if linear is not None:
-                    c = linear[i]
-                    if c == 1.0:
-                        term = arg.tangent
-                    elif c == -1.0:
-                        term = -arg.tangent
-                    else:
-                        term = c * arg.tangent
-                else:
-                    term = partials[i](ans, *primals) * arg.tangent
-                tangent = term if tangent is None else tangent + term
-        return _new_dual(ans, tangent, level)
+        for i, d in zip(traced, partials_at(prim, ans, primals, traced), strict=True):
+            term = _times(d, args[i].tangent)
+            tangent = term if tangent is None else tangent + term
+        if cls is Dual:
+            return _new_dual(ans, tangent, level)
+        return cls(ans, tangent, level)  # a user's subclass: its own __init__
+
+
+def _times(d: Any, tangent: Any) -> Any:
+    """``d · tangent``, the one product of Dual's rule (skipped for a float ±1)."""
+    if type(d) is float:
+        if d == 1.0:
+            return tangent
+        if d == -1.0:
+            return -tangent
+    return d * tangent
 
 
 _Twin = twin(Dual)  # see fad/tracers/_build.py
@@ -82,18 +97,18 @@ def _new_dual(primal: Any, tangent: Any, level: int) -> Dual:
 
 
 # --- fast paths ---------------------------------------------------------------------
-# Operators derived from the registry like ``apply`` (same impl, same partials), that
-# skip the generic dispatch when the primals are floats and the other operand is a
-# number or a Dual of the same level; anything else goes through ``bind``. Measured
-# on fad.jvp of the scalar-loop Rosenbrock (n = 10⁴): 1.54 µs per operation through
-# ``bind`` and ``apply``, 0.52-0.61 µs with these (process time, best of 5).
+# Operators derived from the registry like ``apply`` (the same impl, partials and
+# ``_times``), that skip the generic dispatch when the primals are floats and the
+# other operand is a number or a Dual of the same level; anything else goes through
+# ``bind``. Figures in docs/benchmarks.md; tests/test_generic.py checks them bit for
+# bit against ``apply``.
 
 
 def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
     impl = prim.impl
     assert prim.partials is not None
     d0, d1 = prim.partials
-    linear = prim.linear
+    c0, c1 = prim.linear if prim.linear is not None else (None, None)
 
     def op(self: Dual, other: Any) -> Any:
         t = type(other)
@@ -101,18 +116,18 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
         if type(a) is float:
             if t is float or t is int:
                 ans = impl(a, other)
-                if linear is not None and linear[0] == 1.0:
-                    return _new_dual(ans, self.tangent, self.level)
-                return _new_dual(ans, d0(ans, a, other) * self.tangent, self.level)
+                d = d0(ans, a, other) if c0 is None else c0
+                return _new_dual(ans, _times(d, self.tangent), self.level)
             if t is Dual and other.level == self.level:
                 b = other.primal
                 if type(b) is float:
                     ans = impl(a, b)
-                    if linear is not None:
-                        c0, c1 = linear
-                        tangent = c0 * self.tangent + c1 * other.tangent
+                    if c0 is None:
+                        tangent = _times(d0(ans, a, b), self.tangent) + _times(
+                            d1(ans, a, b), other.tangent
+                        )
                     else:
-                        tangent = d0(ans, a, b) * self.tangent + d1(ans, a, b) * other.tangent
+                        tangent = _times(c0, self.tangent) + _times(c1, other.tangent)
                     return _new_dual(ans, tangent, self.level)
         return bind(prim, self, other)
 
@@ -121,15 +136,25 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
         b = self.primal
         if type(b) is float and (t is float or t is int):
             ans = impl(other, b)
-            if linear is not None and linear[1] == 1.0:
-                return _new_dual(ans, self.tangent, self.level)
-            return _new_dual(ans, d1(ans, other, b) * self.tangent, self.level)
+            d = d1(ans, other, b) if c1 is None else c1
+            return _new_dual(ans, _times(d, self.tangent), self.level)
         return bind(prim, other, self)
 
     return op, rop
 
 
+FAST_OPERATORS: dict[str, Callable[..., Any]] = {}
 for _name, _prim in BINARY_OPERATORS:
-    _op, _rop = _fast_binary(_prim)
-    setattr(Dual, f"__{_name}__", _op)
-    setattr(Dual, f"__r{_name}__", _rop)
+    FAST_OPERATORS[f"__{_name}__"], FAST_OPERATORS[f"__r{_name}__"] = _fast_binary(_prim)
+
+
+def use_fast_paths(on: bool) -> None:
+    """Install the fast paths (``on``) or route every operation through ``apply``.
+
+    Done once at import, off under ``FAD_GENERIC=1``; tests/test_generic.py switches
+    it to compare both ways in one process.
+    """
+    install_fast_paths(Dual, FAST_OPERATORS, on)
+
+
+use_fast_paths(not GENERIC)

@@ -39,16 +39,16 @@ from typing import Any
 import attrs
 
 from fad import _primitives as P
-from fad._core import Primitive, register_tracer
+from fad._core import Primitive, partials_at, register_tracer
 from fad._ops import TracerOps
-from fad.tracers._build import twin
+from fad.tracers._build import TracerBase, twin
 
 __all__ = ["Jet"]
 
 
 @register_tracer
-@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # no weakref: see _build.py
-class Jet(TracerOps):
+@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # TracerBase has the weakref slot
+class Jet(TracerBase):
     """A truncated Taylor series ``(x₀; x₁, …, x_K)``: Taylor mode, every order at once.
 
     ``primal`` is ``x₀``; ``series`` holds ``x₁ … x_K``, the Taylor coefficients (the
@@ -72,7 +72,7 @@ class Jet(TracerOps):
 
     def __repr__(self) -> str:
         level = f", level={self.level}" if self.level else ""
-        return f"Jet({self.primal!r}, {self.series!r}{level})"
+        return f"{type(self).__name__}({self.primal!r}, {self.series!r}{level})"
 
     @property
     def order(self) -> int:
@@ -107,8 +107,9 @@ class Jet(TracerOps):
         ans = prim(*primals)
         if prim.partials is None:
             return ans
+        new = _new_jet if cls is Jet else cls  # a user's subclass: its own __init__
         if order == 0:
-            return _new_jet(ans, (), level)
+            return new(ans, (), level)
         xs: list[Any] = [
             [a.primal, *a.series[:order]] if type(a) is cls and a.level == level else _Const(a)
             for a in args
@@ -121,7 +122,7 @@ class Jet(TracerOps):
             series = _div(xs[0], xs[1], ans, order)
         else:
             series = _general(prim, args, xs, ans, order, level)
-        return _new_jet(ans, tuple(series), level)
+        return new(ans, tuple(series), level)
 
 
 class _Const:
@@ -276,7 +277,8 @@ def _step(
         if not derivs:
             # the partials, evaluated on series: lazily, so that a chain of
             # derivatives (sin → cos → sin …) is only expanded as far as needed
-            derivs.extend((a, partials[i](node, *args)) for i, a in series)
+            ds = partials_at(prim, node, args, [i for i, _ in series])
+            derivs.extend((a, d) for (_, a), d in zip(series, ds, strict=True))
         scaled: Any = None  # Σ j·x_j·d_{k−j}, to be divided by k
         direct: Any = None  # terms with a constant partial: x_k·d
         for x, d in derivs:

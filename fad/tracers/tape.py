@@ -1,123 +1,185 @@
 """``mode="tape"`` (the default): coduals whose backpropagators run bottom-up.
 
 The codual rule gives each value the backpropagator ``B(k) = Σ Bᵢ(∂ᵢ · k)``. Its
-data is just the list of edges ``(argument, ∂ᵢ)``. The tape records that data for
-every value, in creation order, instead of a closure over it. Creation order is a
-topological order of the program, so running the records once each, last to first,
-with the *summed* cotangent of every use of a value (the bottom-up table of dynamic
-programming) calls every backpropagator exactly once: reverse mode at a constant
-multiple of the function's own cost, for any number of inputs, with a loop instead
-of recursion.
+data is just the list of edges ``(argument, ∂ᵢ)``. The :class:`Tape` records that
+data for every value, in creation order, instead of a closure over it. Creation order
+is a topological order of the program, so running the records once each, last to
+first, with the *summed* cotangent of every use of a value (the bottom-up table of
+dynamic programming) calls every backpropagator exactly once: reverse mode at a
+constant multiple of the function's own cost, for any number of inputs, with a loop
+instead of recursion.
 
-A :class:`TapeCodual` is ``(primal, index, trace)``: its backpropagator is "add k to
-the cotangent of entry ``index`` of the trace", and :attr:`TapeCodual.backprop` gives
+The tape has one way in and two ways out: :meth:`Tape.push` records a value,
+:meth:`Tape.backward` sweeps last to first (reverse mode) and :meth:`Tape.forward`
+first to last (``fad.linearize``). No other module reads or writes its storage.
+
+A :class:`TapeCodual` is ``(primal, index, tape)``: its backpropagator is "add k to
+the cotangent of entry ``index`` of the tape", and :attr:`TapeCodual.backprop` gives
 it as a function for the duality mapping.
 """
 
 from __future__ import annotations
 
+import textwrap
+import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
-from fad._core import Primitive, Pullback, bind, register_tracer
-from fad._ops import BINARY_OPERATORS, TracerOps
-from fad.tracers._build import twin
+from fad._core import (
+    GENERIC,
+    Primitive,
+    Pullback,
+    UnexpectedTracerError,
+    bind,
+    on_finish,
+    partials_at,
+    register_tracer,
+)
+from fad._ops import BINARY_OPERATORS
+from fad.tracers._build import (
+    TracerBase,
+    install_fast_paths,
+    keep_fast_paths_off_subclasses,
+    twin,
+)
 
-__all__ = ["SINK", "TapeCodual", "Trace"]
+__all__ = ["NO_PARENT", "Tape", "TapeCodual"]
 
 
-# The parent index of an unused second edge (a value of one traced argument): the
-# sweeps skip it.
-SINK = -1
+# The parent of an unused second edge (a value of one traced argument): the sweeps
+# skip it.
+NO_PARENT = -1
 
 
-class Trace:
-    """The tape of one reverse-mode transform call.
+class _Closed:
+    """The recording end of a finished transform's tape: it refuses every entry."""
+
+    __slots__ = ("level",)
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def append(self, _: Any) -> NoReturn:
+        msg = (
+            f"a tracer of a fad transform that has finished (level {self.level}) was used "
+            "in an operation: it leaked out of the function it was made for, for example "
+            "kept in a global, a cache or an object across calls. Pass such values in as "
+            "arguments and return results; keep a plain number with fad.stop_gradient(x) "
+            "or x.primal."
+        )
+        raise UnexpectedTracerError(msg)
+
+
+class Tape:
+    """The record of one reverse-mode transform call.
 
     Entry ``i`` (the value with index ``i``) is two edges, kept in four parallel lists:
-    ``parent1[i]`` with partial ``partial1[i]`` and ``parent2[i]`` with ``partial2[i]``.
-    A value of one traced argument has ``parent2[i] == SINK`` and ``partial2[i] == 0.0``;
-    a value of k > 2 traced arguments is recorded as a chain of k - 1 two-edge entries
-    joined by partials 1.0. The first ``n_inputs`` entries are the inputs (no edges).
+    parent ``_parent1[i]`` with partial ``_partial1[i]`` and ``_parent2[i]`` with
+    ``_partial2[i]``. A value of one traced argument has second parent ``NO_PARENT``
+    and partial ``0.0``; a value of k > 2 traced arguments is recorded as a chain of
+    k - 1 two-edge entries joined by partials 1.0. The first ``len(inputs)`` entries
+    are the inputs (no edges).
 
     Why four lists of numbers rather than one tuple per entry: ints and floats are not
     tracked by Python's cycle collector, so recording creates no tracked object that
     outlives the operation, and the collector does not run again and again over a
-    growing tape. On the scalar-loop Rosenbrock at n = 10⁴, one ``fad.grad`` with a
-    tuple per entry ran 122 collections, 16–18 % of its time; with the four lists it
-    runs 14, about 1.5 % (``python benchmarks/hotpath.py``). Four list appends also
-    cost less than building a tuple and appending it.
+    growing tape (figures in docs/benchmarks.md). Four list appends also cost less
+    than building a tuple and appending it.
+
+    When the transform that made the tape finishes, the tape is *closed*: its
+    recording end is swapped for one that refuses entries, so a leaked tracer fails
+    loudly at no cost to the operations of live ones.
     """
 
     __slots__ = (
         "__weakref__",
+        "_inputs",
+        "_numeric",
+        "_parent1",
+        "_parent2",
+        "_partial1",
+        "_partial2",
+        "_recording",
+        "_tracer",
+        "_twin",
         "level",
-        "n_inputs",
-        "parent1",
-        "parent2",
-        "partial1",
-        "partial2",
-        "plain",
     )
 
-    def __init__(self, level: int, n_inputs: int) -> None:
+    def __init__(self, level: int, tracer: type[TapeCodual] | None = None) -> None:
         self.level = level
-        self.n_inputs = n_inputs
-        self.plain = True  # every recorded partial is a float or an int (no nesting)
-        self.parent1: list[int] = [SINK] * n_inputs
-        self.partial1: list[Any] = [0.0] * n_inputs
-        self.parent2: list[int] = [SINK] * n_inputs
-        self.partial2: list[Any] = [0.0] * n_inputs
+        self._inputs = 0
+        self._numeric = True  # every partial is a float or an int (no tracer: no nesting)
+        self._parent1: list[int] = []
+        self._partial1: list[Any] = []
+        self._parent2: list[int] = []
+        self._partial2: list[Any] = []
+        self._recording: Any = self._parent1  # the list push appends to first
+        cls = TapeCodual if tracer is None else tracer
+        self._tracer = cls
+        self._twin = _twin_of(cls)
+        on_finish(level, weakref.ref(self))
 
     def __len__(self) -> int:
-        return len(self.parent1)
+        return len(self._parent1)
 
-    def record(self, edges: Sequence[tuple[int, Any]]) -> int:
-        """Append a value with these ``(parent index, ∂)`` edges; return its index."""
-        if self.plain and any(type(d) is not float and type(d) is not int for _, d in edges):
-            self.plain = False
-        parent1, partial1 = self.parent1, self.partial1
-        parent2, partial2 = self.parent2, self.partial2
-        p, d = edges[0]
-        q, c = edges[1] if len(edges) > 1 else (SINK, 0.0)
-        parent1.append(p)
-        partial1.append(d)
-        parent2.append(q)
-        partial2.append(c)
-        for q, c in edges[2:]:  # k > 2 arguments: chain the sum through two-edge entries
-            parent1.append(len(parent1) - 1)
-            partial1.append(1.0)
-            parent2.append(q)
-            partial2.append(c)
-        return len(parent1) - 1
+    @property
+    def n_in(self) -> int:
+        """How many inputs the tape has (its first entries)."""
+        return self._inputs
+
+    def close(self) -> None:
+        """Refuse further entries: the transform that made this tape has finished."""
+        self._recording = _Closed(self.level)
+
+    def inputs(self, primals: Sequence[Any]) -> list[TapeCodual]:
+        """Push the inputs, one per primal (entries ``0 … len(primals) - 1``, no edges)."""
+        if len(self) or self._inputs:
+            msg = "Tape.inputs: the inputs must be the first entries of a tape"
+            raise ValueError(msg)
+        made = [self.push(p, NO_PARENT, 0.0) for p in primals]
+        self._inputs = len(made)
+        return made
+
+    # ``push(primal, parent1, d1, parent2=NO_PARENT, d2=0.0, more=())`` records a value
+    # with edges (parent1, d1), (parent2, d2) and the (parent, ∂) pairs of ``more`` (a
+    # chain of entries for k > 2 arguments) and returns its tracer, of the tape's
+    # tracer class. Every recording goes through it; it is built from ``_RECORD``
+    # below, which the fast paths inline.
+    push: Callable[..., TapeCodual]
+
+    def edges(self, index: int) -> tuple[tuple[int, Any], ...]:
+        """The ``(parent, ∂)`` edges of entry ``index`` (none for an input)."""
+        p, q = self._parent1[index], self._parent2[index]
+        if p == NO_PARENT:
+            return ()
+        if q == NO_PARENT:
+            return ((p, self._partial1[index]),)
+        return ((p, self._partial1[index]), (q, self._partial2[index]))
 
     @property
     def entries(self) -> list[tuple[Any, ...]]:
         """Every entry as a flat tuple ``(parent, ∂, …)`` without unused edges (to inspect)."""
-        out: list[tuple[Any, ...]] = []
-        for e in zip(self.parent1, self.partial1, self.parent2, self.partial2, strict=True):
-            out.append(() if e[0] == SINK else e[:2] if e[2] == SINK else e)
-        return out
+        return [tuple(x for edge in self.edges(i) for x in edge) for i in range(len(self))]
 
     def backward(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
-        """Sum of the cotangents pulled back from ``seeds`` (index, cotangent), per entry.
+        """The cotangent of every entry pulled back from ``seeds`` (index, cotangent).
 
-        Runs each entry once, last to first, and returns the adjoint of every entry.
-        When every partial and seed is a number (the common, unnested case) the sweep
-        runs on a list of floats; otherwise ``None`` stands for a zero cotangent, so
-        that a tracer cotangent whose primal is zero still propagates its derivative.
+        Runs each entry once, last to first. When every partial and seed is a number
+        (the common, unnested case) the sweep runs on a list of floats; otherwise
+        ``None`` stands for a zero cotangent while sweeping, so that a tracer cotangent
+        whose primal is zero still propagates its derivative. Zeros come back as 0.0.
         """
-        if self.plain and all(type(ct) is float for _, ct in seeds):
+        if self._numeric and all(type(ct) is float for _, ct in seeds):
             return self._backward_floats(seeds)
-        parent1, partial1 = self.parent1, self.partial1
-        parent2, partial2 = self.parent2, self.partial2
+        parent1, partial1 = self._parent1, self._partial1
+        parent2, partial2 = self._parent2, self._partial2
         adj: list[Any] = [None] * len(parent1)
         for index, ct in seeds:
             a = adj[index]
             adj[index] = ct if a is None else a + ct
-        for i in range(len(parent1) - 1, self.n_inputs - 1, -1):
+        for i in range(len(parent1) - 1, self._inputs - 1, -1):
             g = adj[i]
             if g is None:
                 continue
@@ -125,227 +187,277 @@ class Trace:
             a = adj[p]
             adj[p] = partial1[i] * g if a is None else a + partial1[i] * g
             p = parent2[i]
-            if p != SINK:
+            if p != NO_PARENT:
                 a = adj[p]
                 adj[p] = partial2[i] * g if a is None else a + partial2[i] * g
-        return adj
+        return [0.0 if g is None else g for g in adj]
 
     def _backward_floats(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
         """:meth:`backward` when everything is a number: the hot loop of reverse mode."""
-        n = len(self.parent1)
+        n = len(self._parent1)
         adj = [0.0] * n
         for index, ct in seeds:
             adj[index] += ct
         edges = zip(  # stops with the range, before the inputs' entries
-            range(n - 1, self.n_inputs - 1, -1),
-            reversed(self.parent1),
-            reversed(self.partial1),
-            reversed(self.parent2),
-            reversed(self.partial2),
+            range(n - 1, self._inputs - 1, -1),
+            reversed(self._parent1),
+            reversed(self._partial1),
+            reversed(self._parent2),
+            reversed(self._partial2),
             strict=False,
         )
         for i, p, d, q, c in edges:
             g = adj[i]
             if g != 0.0:
                 adj[p] += d * g
-                if q != SINK:  # cheaper than adding 0.0 · g to a spare slot
+                if q != NO_PARENT:  # cheaper than adding 0.0 · g to a spare slot
                     adj[q] += c * g
         return adj
 
+    def forward(self, tangents: Sequence[Any]) -> list[Any]:
+        """The tangent of every entry for ``tangents`` on the inputs (a forward sweep).
+
+        ``None`` (or a float zero) is a zero tangent, skipped while sweeping; zeros come
+        back as ``None``, so that a caller can tell "nothing flowed" from a number.
+        """
+        parent1, partial1 = self._parent1, self._partial1
+        parent2, partial2 = self._parent2, self._partial2
+        tan: list[Any] = [None] * len(parent1)
+        for i, t in enumerate(tangents):
+            tan[i] = None if type(t) is float and t == 0.0 else t
+        for i in range(self._inputs, len(parent1)):
+            acc: Any = None
+            t = tan[parent1[i]]
+            if t is not None:
+                acc = partial1[i] * t
+            q = parent2[i]
+            if q != NO_PARENT and (t := tan[q]) is not None:
+                term = partial2[i] * t
+                acc = term if acc is None else acc + term
+            tan[i] = acc
+        return tan
+
+    def index_of(self, value: Any) -> int | None:
+        """The entry of ``value`` if it is a tracer of this tape, else ``None``."""
+        if isinstance(value, TapeCodual) and value.tape is self:
+            return value.index
+        return None
+
     def pullback(self, outputs: Sequence[Any], cotangents: Sequence[Any]) -> list[Any]:
         """Cotangents of the inputs for ``cotangents`` on ``outputs`` (a reverse sweep)."""
-        seeds = [
-            (out.index, ct)
-            for out, ct in zip(outputs, cotangents, strict=True)
-            if type(out) is TapeCodual and out.trace is self
-        ]
-        adj = self.backward(seeds)
-        return [0.0 if g is None else g for g in adj[: self.n_inputs]]
+        seeds = []
+        for out, ct in zip(outputs, cotangents, strict=True):
+            index = self.index_of(out)
+            if index is not None:
+                seeds.append((index, ct))
+        return self.backward(seeds)[: self._inputs]
 
 
 @register_tracer
-@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # no weakref: see _build.py
-class TapeCodual(TracerOps):
-    """A codual recorded on a :class:`Trace`: the tape strategy (``mode="tape"``)."""
+@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # TracerBase has the weakref slot
+class TapeCodual(TracerBase):
+    """A codual recorded on a :class:`Tape`: the tape strategy (``mode="tape"``)."""
 
     primal: Any
     index: int
-    trace: Trace
+    tape: Tape
 
     mode_name = "tape"
 
     @property
     def level(self) -> int:
         """The level of the transform that made this value."""
-        return self.trace.level
+        return self.tape.level
 
     @property
     def backprop(self) -> Callable[[Any], list[Any]]:
-        """``B(k)``: the cotangents of the trace's inputs for cotangent ``k`` on this value."""
+        """``B(k)``: the cotangents of the tape's inputs for cotangent ``k`` on this value."""
 
         def backprop(k: Any) -> list[Any]:
-            return self.trace.pullback([self], [k])
+            return self.tape.pullback([self], [k])
 
         return backprop
 
     def __repr__(self) -> str:
-        return f"TapeCodual({self.primal!r}, index={self.index}, level={self.level})"
+        return f"{type(self).__name__}({self.primal!r}, index={self.index}, level={self.level})"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        keep_fast_paths_off_subclasses(cls, TapeCodual, FAST_OPERATORS)
 
     @classmethod
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
-        """Codual rule of ``prim``, its edges recorded as one tape entry."""
-        if len(args) == 1:  # fast path for unary functions of a float (sin, exp, ...)
+        """Codual rule of ``prim``, its edges recorded as one tape entry (or a chain)."""
+        if len(args) == 1 and FAST_UNARY:  # unary functions of a float (sin, exp, ...)
             a = args[0]
             x = a.primal
             if type(x) is float:
                 ans = prim.impl(x)
-                if prim.partials is None:
+                partials = prim.partials
+                if partials is None:
                     return ans
-                tr: Trace = a.trace
-                d = prim.partials[0](ans, x)
-                if type(d) is not float:
-                    tr.plain = False
-                parent1 = tr.parent1
-                parent1.append(a.index)
-                tr.partial1.append(d)
-                tr.parent2.append(SINK)
-                tr.partial2.append(0.0)
-                return _new_tape(ans, len(parent1) - 1, tr)
-        trace: Any = None
-        primals = []
+                return a.tape.push(ans, a.index, partials[0](ans, x))
+        tape: Any = None
+        primals = []  # a loop, not a comprehension: see below
         for a in args:
-            if type(a) is cls and a.trace.level == level:
-                trace = a.trace
+            if type(a) is cls and a.tape.level == level:
+                tape = a.tape
                 primals.append(a.primal)
             else:
                 primals.append(a)
         ans = prim(*primals)
-        partials = prim.partials
-        if partials is None:
+        if prim.partials is None:
             return ans
-        linear = prim.linear
-        # A loop, not a comprehension: a comprehension would make this function's
-        # variables closure cells, created on every call, the fast path's too.
-        edges = []
+        traced = []
         for i, a in enumerate(args):
-            if type(a) is cls and a.trace is trace:
-                d = linear[i] if linear is not None else partials[i](ans, *primals)
-                edges.append((a.index, d))
-        return _new_tape(ans, trace.record(edges), trace)
+            if type(a) is cls and a.tape is tape:
+                traced.append(i)
+        ds = partials_at(prim, ans, primals, traced)
+        if len(traced) == 1:
+            return tape.push(ans, args[traced[0]].index, ds[0])
+        more = [(args[i].index, d) for i, d in zip(traced[2:], ds[2:], strict=True)]
+        return tape.push(ans, args[traced[0]].index, ds[0], args[traced[1]].index, ds[1], more)
 
     @classmethod
     def seed(cls, primals: Sequence[Any], level: int) -> tuple[list[Any], Pullback]:
-        """One input per primal on a fresh trace; the pullback is its reverse sweep."""
-        trace = Trace(level, len(primals))
-        inputs = [_new_tape(p, i, trace) for i, p in enumerate(primals)]
-        return inputs, trace.pullback
+        """One input per primal on a fresh tape; the pullback is its reverse sweep."""
+        tape = Tape(level, cls)
+        return list(tape.inputs(primals)), tape.pullback
 
 
-_Twin = twin(TapeCodual)  # see fad/tracers/_build.py
+_twins: dict[type, Any] = {}
 
 
-def _new_tape(primal: Any, index: int, trace: Trace) -> TapeCodual:
-    """Build a TapeCodual without the frozen ``__init__``: fill its twin, then freeze it."""
-    c = _Twin()
-    c.primal = primal
-    c.index = index
-    c.trace = trace
-    c.__class__ = TapeCodual
-    tape: TapeCodual = c
-    return tape
+def _twin_of(cls: type[TapeCodual]) -> Any:
+    """The mutable twin of ``cls`` (None when ``cls`` must be built by its ``__init__``)."""
+    if cls not in _twins:
+        try:
+            _twins[cls] = twin(cls)
+        except TypeError:  # not a plain field store: build it by calling it
+            _twins[cls] = None
+    return _twins[cls]
 
 
-# --- fast paths ---------------------------------------------------------------------
-# The operators below are derived from the registry like ``apply`` is: the same impl
-# and the same partial functions, given the primals. They only skip the generic
-# dispatch when the other operand is a number or a value of the same trace, and fall
-# back to ``bind`` for everything else. A float result means that every primal and
-# every partial was a number; anything else (a primal that is itself a tracer, when
-# transforms nest) marks the trace as not plain, as ``apply`` does. Measured on the
-# scalar-loop Rosenbrock at n = 10⁴ (``python benchmarks/instructions.py``): about
-# 28 000 instructions per operation through ``bind`` and ``apply``, 7 800 with these
-# (forward and backward). The three recording blocks below are written out rather than
-# shared through a helper on purpose: the helper's call costs about 450 instructions,
-# 10 % of ``1.0 - x`` (callgrind, 10⁵ calls).
+# --- the recording, written once -----------------------------------------------------
+# ``_RECORD`` appends one entry and builds its tracer. ``Tape.push`` is made from it,
+# and the fast paths below have it inlined, made from the same text at import: a call
+# of ``push`` would cost them too much of an operation (docs/benchmarks.md). A value
+# that is not a float (its arguments are tracers of an enclosing transform) may have
+# tracer partials: the sweeps then leave their float loop.
+
+_RECORD = """
+tape._recording.append({parent1})  # a closed tape raises UnexpectedTracerError here
+partial1 = tape._partial1
+partial1.append({d1})
+tape._parent2.append({parent2})
+tape._partial2.append({d2})
+if type({primal}) is not float:
+    tape._numeric = False
+twin = tape._twin
+if twin is None:  # a user's subclass: its own __init__, validators and all
+    return tape._tracer({primal}, len(partial1) - 1, tape)
+made = twin()  # see fad/tracers/_build.py
+made.primal = {primal}
+made.index = len(partial1) - 1
+made.tape = tape
+made.__class__ = tape._tracer
+return made
+"""
 
 
-def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    impl = prim.impl
-    assert prim.partials is not None
-    d0, d1 = prim.partials
-    linear = prim.linear
-    Twin = _Twin
+def _record(indent: int, primal: str, parent1: str, d1: str, parent2: str, d2: str) -> str:
+    """``_RECORD`` for these argument expressions, indented to sit in a function body."""
+    code = _RECORD.format(primal=primal, parent1=parent1, d1=d1, parent2=parent2, d2=d2)
+    return textwrap.indent(code.strip("\n"), " " * indent)
 
-    def op(self: TapeCodual, other: Any) -> Any:
+
+_PUSH = f"""
+def push(tape, primal, parent1, d1, parent2=NO_PARENT, d2=0.0, more=()):
+    if more:  # k > 2 arguments: the first entries of a chain, each summing one more edge
+        for q, c in more:
+            tape.push(0.0, parent1, d1, parent2, d2)  # a link: its tracer is not needed
+            parent1, d1, parent2, d2 = len(tape) - 1, 1.0, q, c
+    if tape._numeric and not (
+        (type(d1) is float or type(d1) is int) and (type(d2) is float or type(d2) is int)
+    ):  # a partial closing over a tracer (fad.primitive), even of a float value
+        tape._numeric = False
+{_record(4, "primal", "parent1", "d1", "parent2", "d2")}
+"""
+
+# The fast paths: derived from the registry like ``apply`` (the same impl and partial
+# functions, given the primals), they skip the generic dispatch (figures in
+# docs/benchmarks.md) when the other operand is a number or a value of the same tape,
+# and fall back to ``bind`` for the rest. tests/test_generic.py checks them against
+# ``apply`` bit for bit.
+_FAST_BINARY = f"""
+def fast_binary(prim, impl, d0, d1, c0, c1):
+    def op(self, other):
         t = type(other)
         if t is TapeCodual:
-            trace = self.trace
-            if other.trace is trace:
+            tape = self.tape
+            if other.tape is tape:
                 a = self.primal
                 b = other.primal
                 ans = impl(a, b)
-                if type(ans) is not float:
-                    trace.plain = False
-                parent1 = trace.parent1
-                parent1.append(self.index)
-                trace.parent2.append(other.index)
-                if linear is not None:
-                    trace.partial1.append(linear[0])
-                    trace.partial2.append(linear[1])
+                if c0 is None:
+                    da = d0(ans, a, b)
+                    db = d1(ans, a, b)
                 else:
-                    trace.partial1.append(d0(ans, a, b))
-                    trace.partial2.append(d1(ans, a, b))
-                # _new_tape(ans, len(parent1) - 1, trace), inlined: one call less
-                c = Twin()
-                c.primal = ans
-                c.index = len(parent1) - 1
-                c.trace = trace
-                c.__class__ = TapeCodual
-                return c
+                    da = c0
+                    db = c1
+{_record(16, "ans", "self.index", "da", "other.index", "db")}
         elif t is float or t is int:
             a = self.primal
             ans = impl(a, other)
-            trace = self.trace
-            if type(ans) is not float:
-                trace.plain = False
-            parent1 = trace.parent1
-            parent1.append(self.index)
-            trace.partial1.append(linear[0] if linear is not None else d0(ans, a, other))
-            trace.parent2.append(SINK)
-            trace.partial2.append(0.0)
-            c = Twin()
-            c.primal = ans
-            c.index = len(parent1) - 1
-            c.trace = trace
-            c.__class__ = TapeCodual
-            return c
+            da = d0(ans, a, other) if c0 is None else c0
+            tape = self.tape
+{_record(12, "ans", "self.index", "da", "NO_PARENT", "0.0")}
         return bind(prim, self, other)
 
-    def rop(self: TapeCodual, other: Any) -> Any:
+    def rop(self, other):
         t = type(other)
         if t is float or t is int:
             b = self.primal
             ans = impl(other, b)
-            trace = self.trace
-            if type(ans) is not float:
-                trace.plain = False
-            parent1 = trace.parent1
-            parent1.append(self.index)
-            trace.partial1.append(linear[1] if linear is not None else d1(ans, other, b))
-            trace.parent2.append(SINK)
-            trace.partial2.append(0.0)
-            c = Twin()
-            c.primal = ans
-            c.index = len(parent1) - 1
-            c.trace = trace
-            c.__class__ = TapeCodual
-            return c
+            db = d1(ans, other, b) if c1 is None else c1
+            tape = self.tape
+{_record(12, "ans", "self.index", "db", "NO_PARENT", "0.0")}
         return bind(prim, other, self)
 
     return op, rop
+"""
+
+_made: dict[str, Any] = {"NO_PARENT": NO_PARENT, "TapeCodual": TapeCodual, "bind": bind}
+exec(compile(_PUSH + _FAST_BINARY, "<fad.tracers.tape: _RECORD>", "exec"), _made)
+Tape.push = _made["push"]
 
 
+def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The fast ``__op__`` and ``__rop__`` of a binary primitive (from ``_FAST_BINARY``)."""
+    assert prim.partials is not None
+    d0, d1 = prim.partials
+    c0, c1 = prim.linear if prim.linear is not None else (None, None)
+    made: tuple[Callable[..., Any], Callable[..., Any]] = _made["fast_binary"](
+        prim, prim.impl, d0, d1, c0, c1
+    )
+    return made
+
+
+FAST_UNARY = False  # the unary fast path at the top of ``TapeCodual.apply``
+FAST_OPERATORS: dict[str, Callable[..., Any]] = {}
 for _name, _prim in BINARY_OPERATORS:
-    _op, _rop = _fast_binary(_prim)
-    setattr(TapeCodual, f"__{_name}__", _op)
-    setattr(TapeCodual, f"__r{_name}__", _rop)
+    FAST_OPERATORS[f"__{_name}__"], FAST_OPERATORS[f"__r{_name}__"] = _fast_binary(_prim)
+
+
+def use_fast_paths(on: bool) -> None:
+    """Install the fast paths (``on``) or route every operation through ``apply``.
+
+    Done once at import, off under ``FAD_GENERIC=1``; tests/test_generic.py switches
+    it to compare both ways in one process.
+    """
+    global FAST_UNARY  # one switch, read by apply
+    FAST_UNARY = on
+    install_fast_paths(TapeCodual, FAST_OPERATORS, on)
+
+
+use_fast_paths(not GENERIC)
