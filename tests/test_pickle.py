@@ -124,6 +124,14 @@ by_value_jvps = fad.custom_jvp(functools.partial(sin_times_body))
 by_value_jvps.defjvps(sin_times_dx, sin_times_dy)
 
 
+def identity(x: Any) -> Any:
+    return x
+
+
+clip_by_value = fad.custom_vjp(functools.partial(identity))
+clip_by_value.defvjp(clip_fwd, clip_bwd)
+
+
 def uses_custom(x: Any) -> Any:
     return 3.0 * clip_gradient(x * x) + softplus(x) + sin_times(x, 2.0) + by_value(1.5, x)
 
@@ -246,6 +254,10 @@ def test_custom_functions_pickled_by_value_keep_their_rules(x: float) -> None:
     assert d.jvp.custom is d  # ... around the copy
     got = fad.grad(d, (0, 1))(x, 2.0)
     assert got == fad.grad(by_value_jvps, (0, 1))(x, 2.0)
+    v = roundtrip(clip_by_value)
+    assert v is not clip_by_value
+    assert (v.fwd, v.bwd) == (clip_fwd, clip_bwd)
+    assert fad.grad(lambda y: 3.0 * v(y))(x) == 1.0  # the rule clips the cotangent 3
 
 
 def clipped(x: Any) -> Any:
