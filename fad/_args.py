@@ -10,8 +10,9 @@ argument raises :class:`TypeError` naming the argument and the leaf's path.
 from __future__ import annotations
 
 import numbers
+import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from fad._core import is_tracer
 from fad.tree import PyTreeDef, _leaf_hint, tree_flatten, tree_flatten_with_path, tree_map
@@ -21,6 +22,71 @@ Mode = str | type | None
 
 
 _BAD = object()
+
+
+class Transformed:
+    """What a transform returns: a function of ``fun``'s arguments, picklable when ``fun`` is.
+
+    A subclass per transform keeps the transform's parameters as attributes and
+    computes in ``__call__``. It carries ``fun``'s metadata, as :func:`functools.wraps`
+    would: ``__wrapped__`` (so :func:`inspect.signature` shows ``fun``'s parameters),
+    ``__module__``, and ``__name__`` / ``__qualname__`` / ``__doc__`` naming the
+    transform (``grad_of_f``). It pickles as the transform applied again to ``fun``
+    and the same parameters (``_args``): ``fun`` by reference when it is a module-level
+    function (or a ``functools.partial`` of one, or another transformed function), and
+    a lambda or a local function gives pickle's usual error. As a class attribute it
+    binds as a method, like the function it stands for.
+    """
+
+    fname: ClassVar[str] = "transform"
+
+    def __init__(self, fun: Callable[..., Any], args: tuple[Any, ...], params: str) -> None:
+        # ``args`` rebuilds the object (see __reduce__); ``params`` is shown in the
+        # docstring and the repr (argnums=..., mode=...).
+        self.fun = fun
+        self._args = args
+        self._params = params
+        name = getattr(fun, "__name__", "fun")
+        self.__wrapped__ = fun
+        self.__module__ = getattr(fun, "__module__", None) or __name__
+        self.__name__ = f"{self.fname}_of_{name}"
+        self.__qualname__ = f"{self.fname}_of_{getattr(fun, '__qualname__', name)}"
+        about = f" with respect to {params}" if params.startswith("argnums") else f", {params}"
+        self.__doc__ = f"fad.{self.fname} of {name}{about if params else ''}."
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError  # each transform's subclass computes here
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), self._args
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __repr__(self) -> str:
+        fun = getattr(self.fun, "__qualname__", None) or repr(self.fun)
+        params = f" ({self._params})" if self._params else ""
+        return f"<fad.{self.fname} of {fun}{params}>"
+
+
+def _not_picklable(what: str, advice: str) -> TypeError:
+    """The error for pickling a function that holds the recording of one call."""
+    msg = (
+        f"{what} cannot be pickled: it holds the recording of one call of fun, made in "
+        f"this process. {advice}"
+    )
+    return TypeError(msg)
+
+
+def _params(argnums: Any, has_aux: bool, mode: Mode = None) -> str:
+    """The parameters of a transformed function, for its docstring and repr."""
+    params = f"argnums={argnums!r}"
+    if has_aux:
+        params += ", has_aux=True"
+    if mode is not None:
+        shown = mode if isinstance(mode, str) else getattr(mode, "__qualname__", mode)
+        params += f", mode={shown!r}" if isinstance(mode, str) else f", mode={shown}"
+    return params
 
 
 def _as_real(leaf: Any) -> Any:

@@ -11,12 +11,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 from fad._args import (
+    Transformed,
     _check_argnums,
     _check_callable,
     _check_outputs,
     _flatten_inputs,
     _lower,
     _lower_tree,
+    _params,
     _scalar_input,
     _scalar_output,
     _select,
@@ -175,12 +177,25 @@ def jacfwd(
         >>> fad.jacfwd(lambda v: [v[0] * v[1], v[1]])([2.0, 5.0])
         [[5.0, 2.0], [0.0, 1.0]]
     """
-    _check_callable(fun, "jacfwd")
-    nums0 = _check_argnums(argnums, "jacfwd")
-    single = not isinstance(argnums, (tuple, list))
+    return _Jacfwd(fun, argnums, has_aux)
 
-    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
-        f, p_leaves, p_def = _select(fun, argnums, nums0, args, kwargs, "jacfwd")
+
+class _Jacfwd(Transformed):
+    """The function made by :func:`jacfwd` (picklable when ``fun`` is)."""
+
+    fname = "jacfwd"
+
+    def __init__(self, fun: Callable[..., Any], argnums: Any, has_aux: bool) -> None:
+        _check_callable(fun, "jacfwd")
+        self.nums = _check_argnums(argnums, "jacfwd")
+        self.argnums = argnums
+        self.has_aux = has_aux
+        self.single = not isinstance(argnums, (tuple, list))
+        super().__init__(fun, (fun, argnums, has_aux), _params(argnums, has_aux))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        has_aux = self.has_aux
+        f, p_leaves, p_def = _select(self.fun, self.argnums, self.nums, args, kwargs, "jacfwd")
         n = len(p_leaves)
         columns: list[list[Any]] = []
         aux: Any = None
@@ -194,14 +209,12 @@ def jacfwd(
             out, aux = _split_aux(f(*tree_unflatten(p_def, p_leaves)), has_aux, "jacfwd")
             o_leaves, o_def = tree_flatten(out)
             _check_outputs(o_leaves, out, "jacfwd")
-        in_def = p_def.children[0] if single else p_def
+        in_def = p_def.children[0] if self.single else p_def
         rows = [
             tree_unflatten(in_def, [col[i] for col in columns]) for i in range(o_def.num_leaves)
         ]
         jac = tree_unflatten(o_def, rows)
         return (jac, aux) if has_aux else jac
-
-    return jacfwd_f
 
 
 def _one_argument(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -247,18 +260,28 @@ def derivative(fun: Callable[[float], float], order: int = 1) -> Callable[[float
         >>> fad.derivative(lambda x: x ** 3, order=3)(2.0)
         6.0
     """
-    _check_callable(fun, "derivative")
-    if not isinstance(order, int) or isinstance(order, bool):
-        msg = f"fad.derivative: order must be an int, not {order!r}."
-        raise TypeError(msg)
-    if order < 0:
-        msg = f"fad.derivative: order must be 0 or more, not {order}."
-        raise ValueError(msg)
+    return _Derivative(fun, order)
 
-    f: Callable[[Any], Any] = fun
 
-    def d(*args: Any, **kwargs: Any) -> Any:
+class _Derivative(Transformed):
+    """The function made by :func:`derivative` (picklable when ``fun`` is)."""
+
+    fname = "derivative"
+
+    def __init__(self, fun: Callable[..., Any], order: int) -> None:
+        _check_callable(fun, "derivative")
+        if not isinstance(order, int) or isinstance(order, bool):
+            msg = f"fad.derivative: order must be an int, not {order!r}."
+            raise TypeError(msg)
+        if order < 0:
+            msg = f"fad.derivative: order must be 0 or more, not {order}."
+            raise ValueError(msg)
+        self.order = order
+        super().__init__(fun, (fun, order), f"order={order}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         x = _one_argument(args, kwargs)
+        f, order = self.fun, self.order
         if order == 0:
             out = f(x)
         elif order == 1:
@@ -271,5 +294,3 @@ def derivative(fun: Callable[[float], float], order: int = 1) -> Callable[[float
             out = taylor(f, x, order)[order]
         _scalar_output(out, "derivative")
         return out
-
-    return d

@@ -14,12 +14,15 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from fad._args import (
     Mode,
+    Transformed,
     _check_argnums,
     _check_callable,
     _check_outputs,
     _flatten_inputs,
     _lower,
     _lower_tree,
+    _not_picklable,
+    _params,
     _select,
     _split_aux,
 )
@@ -144,6 +147,19 @@ class _VjpFun:
 
     def __repr__(self) -> str:
         return f"<fad vjp function: cotangent {self._o_def!r} -> {self._p_def!r}>"
+
+    def __reduce__(self) -> Any:
+        raise _not_picklable(
+            "The function returned by fad.vjp",
+            "Pickle fun and call fad.vjp in the other process, or pickle fad.grad(fun) or "
+            "fad.jacrev(fun), which pickle when fun does.",
+        )
+
+    def __copy__(self) -> _VjpFun:
+        return self  # immutable, as a function is
+
+    def __deepcopy__(self, memo: Any) -> _VjpFun:
+        return self
 
 
 @overload
@@ -320,27 +336,37 @@ def _check_scalar(out: Any, level: int, fname: str) -> None:
     _non_scalar(o_def, [_lower(o, level) for o in o_leaves], fname)
 
 
-def _value_and_grad(
-    fun: Callable[..., Any], argnums: Any, has_aux: bool, mode: Mode, fname: str
-) -> Callable[..., Any]:
-    _check_callable(fun, fname)
-    nums0 = _check_argnums(argnums, fname)
-    cls = reverse_strategy(mode)  # fails early on a bad mode
-    single = not isinstance(argnums, (tuple, list))
+class _ValueAndGrad(Transformed):
+    """The function made by :func:`value_and_grad` (picklable when ``fun`` is)."""
 
-    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
-        i = nums0[0]
+    fname = "value_and_grad"
+    grad_only = False  # _Grad: return the gradient (and aux) only
+
+    def __init__(self, fun: Callable[..., Any], argnums: Any, has_aux: bool, mode: Mode) -> None:
+        fname = self.fname
+        _check_callable(fun, fname)
+        self.nums = _check_argnums(argnums, fname)
+        self.cls = reverse_strategy(mode)  # fails early on a bad mode
+        self.argnums = argnums
+        self.has_aux = has_aux
+        self.single = not isinstance(argnums, (tuple, list))
+        super().__init__(fun, (fun, argnums, has_aux, mode), _params(argnums, has_aux, mode))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fname = self.fname
+        has_aux = self.has_aux
+        i = self.nums[0]
         level = new_level()
         p_def: PyTreeDef | None = None
-        if single and 0 <= i < len(args) and type(args[i]) is float:
+        if self.single and 0 <= i < len(args) and type(args[i]) is float:
             # one float argument: the common case, without the pytree plumbing
-            inputs, pullback = cls.seed([args[i]], level)
+            inputs, pullback = self.cls.seed([args[i]], level)
             full = list(args)
             full[i] = inputs[0]
-            out, aux = _split_aux(fun(*full, **kwargs), has_aux, fname)
+            out, aux = _split_aux(self.fun(*full, **kwargs), has_aux, fname)
         else:
-            f, p_leaves, p_def = _select(fun, argnums, nums0, args, kwargs, fname)
-            inputs, pullback = cls.seed(p_leaves, level)
+            f, p_leaves, p_def = _select(self.fun, self.argnums, self.nums, args, kwargs, fname)
+            inputs, pullback = self.cls.seed(p_leaves, level)
             out, aux = _split_aux(f(*tree_unflatten(p_def, inputs)), has_aux, fname)
         _check_scalar(out, level, fname)
         check_live([out], fname, level)
@@ -349,18 +375,21 @@ def _value_and_grad(
             g = cts[0]
         else:
             g = tree_unflatten(p_def, cts)
-            if single:
+            if self.single:
                 g = g[0]
+        if self.grad_only:
+            return (g, _lower_tree(aux, level)) if has_aux else g
         value = _lower(out, level)
         if has_aux:
             return (value, _lower_tree(aux, level)), g
         return value, g
 
-    value_and_grad_f.__name__ = f"{fname}_of_{getattr(fun, '__name__', 'fun')}"
-    value_and_grad_f.__doc__ = (
-        f"fad.{fname} of {getattr(fun, '__name__', 'fun')} with respect to argnums={argnums!r}."
-    )
-    return value_and_grad_f
+
+class _Grad(_ValueAndGrad):
+    """The function made by :func:`grad` (picklable when ``fun`` is)."""
+
+    fname = "grad"
+    grad_only = True
 
 
 @overload
@@ -437,7 +466,7 @@ def value_and_grad(
         >>> fad.value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 5.0)
         (10.0, (5.0, 2.0))
     """
-    return _value_and_grad(fun, argnums, has_aux, mode, "value_and_grad")
+    return _ValueAndGrad(fun, argnums, has_aux, mode)
 
 
 @overload
@@ -521,17 +550,7 @@ def grad(
         >>> fad.grad(lambda x: (x * x, "aux"), has_aux=True, mode="memo")(3.0)
         (6.0, 'aux')
     """
-    vg = _value_and_grad(fun, argnums, has_aux, mode, "grad")
-
-    def grad_f(*args: Any, **kwargs: Any) -> Any:
-        value, g = vg(*args, **kwargs)
-        if has_aux:
-            return g, value[1]
-        return g
-
-    grad_f.__name__ = vg.__name__
-    grad_f.__doc__ = vg.__doc__
-    return grad_f
+    return _Grad(fun, argnums, has_aux, mode)
 
 
 def jacrev(
@@ -563,22 +582,35 @@ def jacrev(
         >>> fad.jacrev(lambda v: [v[0] * v[1], v[1]], mode="naive")([2.0, 5.0])
         [[5.0, 2.0], [0.0, 1.0]]
     """
-    _check_callable(fun, "jacrev")
-    nums0 = _check_argnums(argnums, "jacrev")
-    cls = reverse_strategy(mode)
-    single = not isinstance(argnums, (tuple, list))
+    return _Jacrev(fun, argnums, has_aux, mode)
 
-    def jacrev_f(*args: Any, **kwargs: Any) -> Any:
-        f, p_leaves, p_def = _select(fun, argnums, nums0, args, kwargs, "jacrev")
-        o_leaves, o_def, _, pullback, aux = _vjp_flat(f, p_leaves, p_def, has_aux, cls, "jacrev")
+
+class _Jacrev(Transformed):
+    """The function made by :func:`jacrev` (picklable when ``fun`` is)."""
+
+    fname = "jacrev"
+
+    def __init__(self, fun: Callable[..., Any], argnums: Any, has_aux: bool, mode: Mode) -> None:
+        _check_callable(fun, self.fname)
+        self.nums = _check_argnums(argnums, self.fname)
+        self.cls = reverse_strategy(mode)
+        self.argnums = argnums
+        self.has_aux = has_aux
+        self.single = not isinstance(argnums, (tuple, list))
+        super().__init__(fun, (fun, argnums, has_aux, mode), _params(argnums, has_aux, mode))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        has_aux, single = self.has_aux, self.single
+        f, p_leaves, p_def = _select(self.fun, self.argnums, self.nums, args, kwargs, "jacrev")
+        o_leaves, o_def, _, pullback, aux = _vjp_flat(
+            f, p_leaves, p_def, has_aux, self.cls, "jacrev"
+        )
         rows = []
         for o in o_leaves:
             g = tree_unflatten(p_def, pullback([o], [1.0]))
             rows.append(g[0] if single else g)
         jac = tree_unflatten(o_def, rows)
         return (jac, aux) if has_aux else jac
-
-    return jacrev_f
 
 
 def hessian(
@@ -615,4 +647,18 @@ def hessian(
         >>> fad.hessian(lambda v: v[0] ** 2 * v[1])([1.0, 3.0])
         [[6.0, 2.0], [2.0, 0.0]]
     """
-    return jacrev(jacrev(fun, argnums, has_aux, mode=mode), argnums, has_aux)
+    return _Hessian(fun, argnums, has_aux, mode)
+
+
+class _Hessian(Transformed):
+    """The function made by :func:`hessian`: ``jacrev(jacrev(fun))``, named after ``fun``."""
+
+    fname = "hessian"
+
+    def __init__(self, fun: Callable[..., Any], argnums: Any, has_aux: bool, mode: Mode) -> None:
+        # the outer jacrev runs on the tape, over the inner one in the strategy ``mode``
+        self.jac = _Jacrev(_Jacrev(fun, argnums, has_aux, mode), argnums, has_aux, None)
+        super().__init__(fun, (fun, argnums, has_aux, mode), _params(argnums, has_aux, mode))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.jac(*args, **kwargs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -245,6 +246,18 @@ class Custom(Generic[P, R]):
     @property
     def _name(self) -> str:
         return getattr(self.fun, "__name__", repr(self.fun))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # A decorated module-level function is pickled by reference, as pickle treats
+        # functions (its module, imported again, defines its rules); any other custom
+        # function by value: fun, its rules and nondiff_argnums, each by reference.
+        module = sys.modules.get(getattr(self, "__module__", None) or "")
+        found: Any = module
+        for part in getattr(self, "__qualname__", "<>").split("."):
+            found = getattr(found, part, None)
+        if found is self:
+            return self.__qualname__
+        return super().__reduce_ex__(protocol)
 
     def _has_rule(self) -> bool:
         raise NotImplementedError

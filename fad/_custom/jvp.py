@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,6 +20,34 @@ R = TypeVar("R")
 
 # --------------------------------------------------------------------------------------
 # custom_jvp
+
+
+class _JvpsRule:
+    """The JVP rule that :meth:`custom_jvp.defjvps` makes of one tangent function per
+    argument (an object, not a closure, so that the custom function pickles).
+    """
+
+    __slots__ = ("custom", "jvps")
+
+    def __init__(self, custom: custom_jvp[Any, Any], jvps: tuple[Callable[..., Any] | None, ...]):
+        self.custom = custom
+        self.jvps = jvps
+
+    def __call__(self, primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+        ans = self.custom._call_resolved(primals)
+        total: Any = None
+        for fn, t in zip(self.jvps, tangents, strict=False):
+            if fn is None or all(type(x) is float and x == 0.0 for x in tree_flatten(t)[0]):
+                continue
+            term = fn(t, ans, *primals)
+            total = term if total is None else tree_map(operator.add, total, term)
+        if total is None:
+            total = tree_map(_zero, ans)
+        return ans, total
+
+
+def _zero(_: Any) -> float:
+    return 0.0
 
 
 class custom_jvp(Custom[P, R]):
@@ -115,20 +144,7 @@ class custom_jvp(Custom[P, R]):
                 "nondiff_argnums; use defjvp."
             )
             raise TypeError(msg)
-
-        def jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
-            ans = self._call_resolved(primals)
-            total: Any = None
-            for fn, t in zip(jvps, tangents, strict=False):
-                if fn is None or all(type(x) is float and x == 0.0 for x in tree_flatten(t)[0]):
-                    continue
-                term = fn(t, ans, *primals)
-                total = term if total is None else tree_map(lambda a, b: a + b, total, term)
-            if total is None:
-                total = tree_map(lambda _: 0.0, ans)
-            return ans, total
-
-        self.jvp = jvp
+        self.jvp = _JvpsRule(self, jvps)
         self._jvps = jvps
 
     def _check_pair(self, res: Any) -> Any:
