@@ -255,6 +255,18 @@ class _LinearFun:
             out.append(0.0 if t is None else t)
         return tree_unflatten(self._o_def, out)
 
+    def __copy__(self) -> _LinearFun:
+        return self  # immutable, like a function
+
+    def __deepcopy__(self, memo: Any) -> _LinearFun:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise _not_picklable(
+            "The function returned by fad.linearize",
+            "Pickle fun and call fad.linearize in the other process, or pickle fad.jacfwd(fun).",
+        )
+
     def __repr__(self) -> str:
         return f"<fad linearized function: tangents {self._p_def!r} -> {self._o_def!r}>"
 

@@ -337,3 +337,9 @@ def test_grad_runs_in_a_process_pool() -> None:
     with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
         got = list(pool.map(g, points, chunksize=4))
     assert got == [g(x) for x in points]
+
+
+def test_linearize_function_refuses_pickling_clearly() -> None:
+    _, f_jvp = fad.linearize(lambda x: x * x, 2.0)
+    with pytest.raises(TypeError, match=r"fad\.linearize.*fad\.jacfwd"):
+        pickle.dumps(f_jvp)
