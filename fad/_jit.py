@@ -182,7 +182,9 @@ class Jitted(Generic[P, R]):
         self.n_eager = 0
         self._name = getattr(fun, "__name__", "fun")
         self._has_static = bool(static_argnums or static_argnames)
-        functools.update_wrapper(self, fun)
+        # Name and docs only: merging fun's __dict__ would let its attributes (a
+        # transformed function's ``fun``) overwrite this object's own.
+        functools.update_wrapper(self, fun, updated=())
 
     # -- inspection ---------------------------------------------------------------
     @property

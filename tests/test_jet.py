@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_primitives import CASES
 
@@ -136,6 +136,7 @@ def test_order_12_against_nesting() -> None:
 @settings(max_examples=15)
 @given(real(-2.0, 2.0))
 def test_compositions_against_nesting(x: float) -> None:
+    assume(abs(x + 1.5) > 1e-3)  # log(2.5 + t) = 0 there: the second function has a pole
     funs = [
         bench_fun,
         lambda t: fm.tanh(t) ** 3 / fm.log(2.5 + t) + fm.cos(t) * fm.exp(t) ** 0.5,
