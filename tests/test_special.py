@@ -313,7 +313,7 @@ def exact_lgamma(*terms: float) -> decimal.Decimal:
 def test_betaln_against_exact_decimals(a: float, b: float) -> None:
     want = float(exact_lgamma(a) + exact_lgamma(b) - exact_lgamma(a, b))
     # Near B = 1 the result is a small difference of O(1) terms: an absolute error.
-    assert close(fs.betaln(a, b), want, 1e-14, 2e-16 * (1.0 + abs(math.lgamma(min(a, b)))))
+    assert close(fs.betaln(a, b), want, 1e-14, 4.5e-16 * (1.0 + abs(math.lgamma(min(a, b)))))
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 20])
