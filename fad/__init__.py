@@ -14,6 +14,8 @@ from fad._api import linearize as linearize
 from fad._api import stop_gradient as stop_gradient
 from fad._api import value_and_grad as value_and_grad
 from fad._api import vjp as vjp
+from fad._checkpoint import CheckpointWarning as CheckpointWarning
+from fad._checkpoint import checkpoint as checkpoint
 from fad._core import Primitive as Primitive
 from fad._core import ReverseTracer as ReverseTracer
 from fad._core import Tracer as Tracer
@@ -22,6 +24,12 @@ from fad._custom import custom_vjp as custom_vjp
 from fad._duality import to_codual as to_codual
 from fad._duality import to_dual as to_dual
 from fad._extend import primitive as primitive
+from fad._implicit import custom_root as custom_root
+from fad._implicit import fixed_point as fixed_point
+from fad._implicit import linear_solve as linear_solve
+from fad._loops import fori_loop as fori_loop
+from fad._loops import scan as scan
+from fad._loops import while_loop as while_loop
 from fad._ops import TracerOps as TracerOps
 from fad._ops import structurally_equal as structurally_equal
 from fad._taylor import taylor as taylor
@@ -30,6 +38,7 @@ from fad.tracers.dual import Dual as Dual
 from fad.tracers.jet import Jet as Jet
 
 __all__ = [
+    "CheckpointWarning",
     "Codual",
     "Dual",
     "Jet",
@@ -37,17 +46,23 @@ __all__ = [
     "ReverseTracer",
     "Tracer",
     "TracerOps",
+    "checkpoint",
     "custom_jvp",
+    "custom_root",
     "custom_vjp",
     "derivative",
+    "fixed_point",
+    "fori_loop",
     "grad",
     "hessian",
     "jacfwd",
     "jacrev",
     "jvp",
+    "linear_solve",
     "linearize",
     "math",
     "primitive",
+    "scan",
     "stop_gradient",
     "structurally_equal",
     "taylor",
@@ -58,4 +73,5 @@ __all__ = [
     "value_and_grad",
     "viz",
     "vjp",
+    "while_loop",
 ]
