@@ -217,8 +217,9 @@ class Segment:
         """The output leaves; the caches (tracers of this call) are dropped afterwards."""
         try:
             return self.outputs(leaves)
-        finally:
+        finally:  # the tape keeps the entries; the primitives would form cycles with self
             self.cache = {}
+            self.prims = None
 
     def record(self, primals: Sequence[Any]) -> _Record:
         key = ("rec", _ids(primals))

@@ -35,7 +35,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from fad._api import jvp, stop_gradient
-from fad._core import is_tracer, primal_value
+from fad._core import is_tracer, new_level, primal_value
+from fad.tracers.dual import Dual
 from fad.tracers.jet import Jet
 from fad.tree import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
@@ -48,7 +49,7 @@ A = TypeVar("A")
 def _depth(tree: Any) -> int:
     """The largest number of nested perturbations of a leaf (a jet of order K counts K)."""
     best = 0
-    for leaf in tree_leaves(tree):
+    for leaf in [tree] if type(tree) is float or is_tracer(tree) else tree_leaves(tree):
         d = 0
         x = leaf
         while is_tracer(x):
@@ -58,7 +59,22 @@ def _depth(tree: Any) -> int:
     return best
 
 
+def _strip(value: Any) -> Any:
+    """``stop_gradient``, with scalars done in place."""
+    if type(value) is float:
+        return value
+    if is_tracer(value):
+        return primal_value(value)
+    return stop_gradient(value)
+
+
 def _has_tracer(value: Any) -> bool:
+    if type(value) is float or type(value) is int:
+        return False
+    if is_tracer(value):
+        return True
+    if callable(value):
+        return False
     try:
         return any(is_tracer(x) for x in tree_leaves(value))
     except Exception:  # an object fad cannot flatten: leave it alone
@@ -78,7 +94,7 @@ def _plain_function(f: Callable[..., Any]) -> Callable[..., Any]:
             cells.append(cell)
             continue
         if _has_tracer(value):
-            cells.append(types.CellType(stop_gradient(value)))
+            cells.append(types.CellType(_strip(value)))
             changed = True
         else:
             cells.append(cell)  # the same cell: nonlocal state stays shared
@@ -102,6 +118,11 @@ def _singular(fname: str, detail: str) -> ValueError:
     )
 
 
+def _scalar(x: Any) -> bool:
+    t = type(x)
+    return t is float or (t is not bool and t is not int and is_tracer(x))
+
+
 def _correct(
     f: Callable[[Any], Any],
     root: Any,
@@ -112,12 +133,17 @@ def _correct(
     residual = f(root)
     n = _depth(residual).bit_length()  # corrections: 2**n > the perturbation order
     x = root
+    scalar = _scalar(root)
     for k in range(n):
         if k:
             residual = f(x)
         point = x
 
         def g(v: Any, point: Any = point) -> Any:
+            if scalar and type(v) is float:  # one unknown: one Dual pass, no pytrees
+                level = new_level()
+                out = f(Dual(point, v, level))
+                return out.tangent if type(out) is Dual and out.level == level else 0.0
             return jvp(f, (point,), (v,))[1]
 
         try:
@@ -126,6 +152,12 @@ def _correct(
             raise _singular(fname, f"division by zero in tangent_solve: {e}") from None
         except _SingularMatrix as e:
             raise _singular(fname, str(e).removeprefix("fad.linear_solve: ")) from None
+        if scalar and _scalar(delta):
+            v = primal_value(delta)
+            if not math.isfinite(v):
+                raise _singular(fname, f"tangent_solve returned {v!r}")
+            x = x - (delta - v)
+            continue
         d_leaves, d_def = tree_flatten(delta)
         x_leaves, x_def = tree_flatten(x)
         if d_def != x_def:
@@ -219,7 +251,7 @@ def custom_root(
         if not callable(fn):
             msg = f"fad.custom_root: {name} must be a function, not {type(fn).__name__} {fn!r}."
             raise TypeError(msg)
-    found = solve(_plain_function(f), stop_gradient(initial_guess))
+    found = solve(_plain_function(f), _strip(initial_guess))
     aux = None
     if has_aux:
         if not (isinstance(found, (tuple, list)) and len(found) == 2):
@@ -229,7 +261,7 @@ def custom_root(
             )
             raise TypeError(msg)
         found, aux = found
-    root = stop_gradient(found)
+    root = _strip(found)
     x = _correct(f, root, tangent_solve, "custom_root")
     return (x, stop_gradient(aux)) if has_aux else x
 

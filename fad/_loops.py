@@ -74,12 +74,15 @@ def _described(leaf: Any) -> str:
 class _Carry:
     """The structure and leaf kinds of a loop's carry, checked after every step."""
 
-    __slots__ = ("fname", "fun_name", "init_name", "kinds", "scalar", "tdef", "what")
+    __slots__ = ("flat", "fname", "fun_name", "init_name", "kinds", "scalar", "tdef", "what")
 
     def __init__(self, init: Any, fname: str, fun: Callable[..., Any], what: str, init_name: str):
         leaves, self.tdef = tree_flatten(init)
         self.kinds = [_kind(x) for x in leaves]
         self.scalar = self.tdef.kind is None and self.kinds[0] == "float"
+        # a plain tuple or list of real or int leaves: checked without flattening
+        flat = type(init) in (tuple, list) and all(k in ("float", "int") for k in self.kinds)
+        self.flat: type | None = type(init) if flat and len(leaves) == len(init) else None
         self.fname = fname
         self.fun_name = getattr(fun, "__name__", repr(fun))
         self.what = what  # "body_fun" or "f"
@@ -91,6 +94,16 @@ class _Carry:
             t = type(carry)
             if t is float or (t is not bool and t is not int and is_tracer(carry)):
                 return [carry]
+        elif type(carry) is self.flat and len(carry) == len(self.kinds):
+            for x, kind in zip(carry, self.kinds, strict=True):
+                t = type(x)
+                if kind == "float":
+                    if t is not float and (t is bool or t is int or not is_tracer(x)):
+                        break
+                elif t is not int:
+                    break
+            else:
+                return list(carry)
         leaves, tdef = tree_flatten(carry)
         if tdef != self.tdef:
             raise self._structure_error(carry, tdef, step)
@@ -100,10 +113,6 @@ class _Carry:
         return leaves
 
     def check(self, carry: Any, step: Any) -> None:
-        if self.scalar:
-            t = type(carry)
-            if t is float or (t is not bool and t is not int and is_tracer(carry)):
-                return
         self.leaves(carry, step)
 
     def _head(self, step: Any) -> str:
@@ -187,7 +196,7 @@ def _plan(n: int, checkpoint: Any, snapshots: Any, fname: str) -> Plan | None:
         else:
             msg = f"fad.{fname}: snapshots must be an int of at least 1, not {snapshots!r}."
             raise ValueError(msg)
-        return _binomial(0, n, s, s) or [(0, n, None)]
+        return _binomial(0, n, s, max(s, math.isqrt(n))) or [(0, n, None)]
     if type(checkpoint) is int:
         if checkpoint < 1:
             msg = f"fad.{fname}: checkpoint={checkpoint} must be at least 1 (steps per segment)."
