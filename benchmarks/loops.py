@@ -29,6 +29,7 @@ errors of the first and second derivatives against ``1/(2√a)`` and ``−1/(4 a
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import math
 import statistics
@@ -104,17 +105,18 @@ def loops_table(steps: int, snapshots: int, repeats: int) -> None:
         names = names[r % len(names) :] + names[: r % len(names)]
         for name in names:
             g = grads[name]
-            times[name].append(_time(lambda g=g: g(*point)))
-    peaks = {name: _peak(lambda g=g: g(*point)) for name, g in grads.items()}
+            times[name].append(_time(functools.partial(g, *point)))
+    peaks = {name: _peak(functools.partial(g, *point)) for name, g in grads.items()}
     ref = results["plain tape"]
     t_ref = statistics.median(times["plain tape"])
     print(f"time stepper, {steps} steps, gradient wrt (x0, p) = {ref}")
-    print(f"{'variant':55} {'time s':>8} {'time/tape':>9} {'peak MB':>9} {'mem/tape':>9} {'rel diff':>9}")
+    head = ["time s", "time/tape", "peak MB", "mem/tape", "rel diff"]
+    print(f"{'variant':55} " + " ".join(f"{h:>9}" for h in head))
     for name in grads:
         t = statistics.median(times[name])
         diff = max(abs(a - b) / abs(b) for a, b in zip(results[name], ref, strict=True))
         print(
-            f"{name:55} {t:8.2f} {t / t_ref:9.2f} {peaks[name] / 1e6:9.2f} "
+            f"{name:55} {t:9.2f} {t / t_ref:9.2f} {peaks[name] / 1e6:9.2f} "
             f"{peaks[name] / peaks['plain tape']:9.4f} {diff:9.1e}"
         )
 
@@ -161,9 +163,7 @@ def root_table() -> None:
         "grad of custom_root, solve done (derivative cost)": _best(
             lambda: fad.grad(derivative_only)(a), n
         ),
-        "value_and_grad of f at the root": _best(
-            lambda: fad.value_and_grad(f, (0, 1))(root, a), n
-        ),
+        "value_and_grad of f at the root": _best(lambda: fad.value_and_grad(f, (0, 1))(root, a), n),
         "jvp of f at the root": _best(lambda: fad.jvp(f, (root, a), (1.0, 1.0)), n),
     }
     d1 = fad.grad(root_sqrt)(a)
@@ -173,16 +173,27 @@ def root_table() -> None:
     exact2 = -0.25 * a**-1.5
     print()
     print("custom_root: sqrt(a) by 50 Newton iterations, a = 2 (best of 7 batches)")
-    for name, v in t.items():
-        print(f"  {name:52} {v * 1e6:9.1f} us")
+    for name, seconds in t.items():
+        print(f"  {name:52} {seconds * 1e6:9.1f} us")
     cost = t["grad of custom_root, solve done (derivative cost)"]
-    print(f"  derivative cost / value_and_grad of f at the root    {cost / t['value_and_grad of f at the root']:9.2f}")
-    print(f"  derivative cost / jvp of f at the root               {cost / t['jvp of f at the root']:9.2f}")
+    vg, jv = t["value_and_grad of f at the root"], t["jvp of f at the root"]
     unrolled = t["grad through the unrolled iterations"] - t["solve alone"]
-    print(f"  unrolled derivative cost / value_and_grad of f       {unrolled / t['value_and_grad of f at the root']:9.2f}")
-    print(f"  |d/da - 1/(2 sqrt a)|                                {abs(d1 - exact1):9.1e}")
-    print(f"  |d2/da2 - closed form| / |closed| (grad of grad)     {abs(d2 - exact2) / abs(exact2):9.1e}")
-    print(f"  |d2/da2 - closed form| / |closed| (Taylor)           {abs(d2_taylor - exact2) / abs(exact2):9.1e}")
+    rows = [
+        ("derivative cost / value_and_grad of f at the root", f"{cost / vg:9.2f}"),
+        ("derivative cost / jvp of f at the root", f"{cost / jv:9.2f}"),
+        ("unrolled derivative cost / value_and_grad of f", f"{unrolled / vg:9.2f}"),
+        ("|d/da - 1/(2 sqrt a)|", f"{abs(d1 - exact1):9.1e}"),
+        (
+            "|d2/da2 - closed form| / |closed| (grad of grad)",
+            f"{abs(d2 - exact2) / abs(exact2):9.1e}",
+        ),
+        (
+            "|d2/da2 - closed form| / |closed| (Taylor)",
+            f"{abs(d2_taylor - exact2) / abs(exact2):9.1e}",
+        ),
+    ]
+    for name, v in rows:
+        print(f"  {name:52} {v}")
 
 
 def main() -> None:

@@ -239,8 +239,11 @@ class Segment:
         if top is None or not callable(getattr(top[0], "seed", None)):
             out = self.run(list(leaves))
         else:
-            cls, level = top
-            lowered = [x.primal if type(x) is cls and x.level == level else x for x in leaves]
+            cls: Any = top[0]
+            level = top[1]
+            lowered: list[Any] = []
+            for x in leaves:
+                lowered.append(x.primal if type(x) is cls and x.level == level else x)
             low = self.outputs(lowered)
             if any(is_tracer(y) and y.level >= level for y in low):
                 # the segment closes over this transform's tracers: record it whole
@@ -252,8 +255,7 @@ class Segment:
                     prims = [_SegmentPrimitive(self, j, len(leaves)) for j in range(len(low))]
                     self.prims = prims
                 out = [
-                    bind(prims[j], *leaves) if differentiable(y) else y
-                    for j, y in enumerate(low)
+                    bind(prims[j], *leaves) if differentiable(y) else y for j, y in enumerate(low)
                 ]
         self.cache[key] = (list(leaves), out)  # keep the leaves alive: their ids are the key
         return out

@@ -358,8 +358,10 @@ def fixed_point(
         >>> import fad
         >>> def babylonian(x, a):
         ...     return 0.5 * (x + a / x)
-        >>> fad.fixed_point(babylonian, 1.0, 9.0), fad.grad(lambda a: fad.fixed_point(babylonian, 1.0, a))(9.0)
-        (3.0, 0.16666666666666666)
+        >>> fad.fixed_point(babylonian, 1.0, 9.0)
+        3.0
+        >>> fad.grad(lambda a: fad.fixed_point(babylonian, 1.0, a))(9.0)
+        0.16666666666666666
     """
     if not callable(fun):
         msg = f"fad.fixed_point: fun must be a function, not {type(fun).__name__} {fun!r}."

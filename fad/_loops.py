@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar, cast
 
 from fad._checkpoint import Segment, Shared
 from fad._core import is_tracer, primal_value
@@ -33,8 +33,6 @@ from fad.tree import PyTreeDef, tree_flatten, tree_flatten_with_path, tree_unfla
 __all__ = ["fori_loop", "scan", "while_loop"]
 
 C = TypeVar("C")
-X = TypeVar("X")
-Y = TypeVar("Y")
 
 Checkpoint = int | Literal["binomial"] | None
 """``checkpoint=``: ``None`` (store every step), an int k (a snapshot every k steps) or
@@ -94,8 +92,10 @@ class _Carry:
             t = type(carry)
             if t is float or (t is not bool and t is not int and is_tracer(carry)):
                 return [carry]
-        elif type(carry) is self.flat and len(carry) == len(self.kinds):
-            for x, kind in zip(carry, self.kinds, strict=True):
+        elif type(carry) is self.flat and len(seq := cast("Sequence[Any]", carry)) == len(
+            self.kinds
+        ):
+            for x, kind in zip(seq, self.kinds, strict=True):
                 t = type(x)
                 if kind == "float":
                     if t is not float and (t is bool or t is int or not is_tracer(x)):
@@ -103,7 +103,7 @@ class _Carry:
                 elif t is not int:
                     break
             else:
-                return list(carry)
+                return list(seq)
         leaves, tdef = tree_flatten(carry)
         if tdef != self.tdef:
             raise self._structure_error(carry, tdef, step)
@@ -481,9 +481,9 @@ def _slicer(xs: Any, length: int | None) -> tuple[int, Callable[[int], Any]]:
 
 
 def scan(
-    f: Callable[[C, X], tuple[C, Y]],
+    f: Callable[[C, Any], tuple[C, Any]],
     init: C,
-    xs: X | None = None,
+    xs: Any = None,
     length: int | None = None,
     reverse: bool = False,
     unroll: int | bool = 1,

@@ -50,7 +50,9 @@ pts = st.floats(-1.2, 1.2)
 
 @settings(max_examples=20)
 @given(ops_st, st.integers(1, 3), pts, pts)
-def test_checkpoint_changes_no_value_or_derivative(ops: list[int], reps: int, x: float, y: float) -> None:
+def test_checkpoint_changes_no_value_or_derivative(
+    ops: list[int], reps: int, x: float, y: float
+) -> None:
     block = block_of(ops, reps)
     ref, cut = outer(block), outer(fad.checkpoint(block))
     assert cut(x, y) == ref(x, y)
@@ -69,7 +71,7 @@ def test_checkpoint_changes_no_value_or_derivative(ops: list[int], reps: int, x:
         fad.grad(lambda t: fad.jvp(ref, (t, y), (1.0, 0.0))[1])(x),
     )
     # vjp functions may be called twice; linearize sweeps the lazy entries forwards
-    out, f_vjp = fad.vjp(fad.checkpoint(block), x, y)
+    _, f_vjp = fad.vjp(fad.checkpoint(block), x, y)
     ct = {"x": 1.0, "pair": (0.5, -2.0)}
     assert f_vjp(ct) == f_vjp(ct)
     assert close(f_vjp(ct), fad.vjp(block, x, y)[1](ct))
@@ -145,16 +147,19 @@ def test_closing_over_a_differentiated_value_warns_but_stays_right() -> None:
     with pytest.warns(fad.CheckpointWarning, match="Pass that value as an argument"):
         got = fad.grad(f, (0, 1))(0.3, 1.7)
     assert close(got, fad.grad(g, (0, 1))(0.3, 1.7))
+
     # an enclosing transform's tracer is a constant inside: no warning, right answer
     def h(w: Any) -> Any:
         return fad.grad(lambda x: fad.checkpoint(lambda v: fad.math.sin(v * w) * w)(x))(0.3)
 
-    assert fad.grad(h)(1.7) == pytest.approx(fad.grad(lambda w: fad.grad(g)(0.3, w))(1.7), rel=1e-13)
+    assert fad.grad(h)(1.7) == pytest.approx(
+        fad.grad(lambda w: fad.grad(g)(0.3, w))(1.7), rel=1e-13
+    )
 
 
 def test_bad_input() -> None:
     with pytest.raises(TypeError, match="decorates a function"):
-        fad.checkpoint(3.0)  # type: ignore[call-overload]
+        fad.checkpoint(3.0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="only policy=None"):
         fad.checkpoint(lambda x: x, policy="dots")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"leaf of type str.*static_argnums"):

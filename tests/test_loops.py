@@ -76,7 +76,9 @@ def close(a: Any, b: Any, tol: float = 1e-9) -> bool:
     )
 
 
-def central(f: Callable[[float, float], Any], x: float, p: float, h: float = 1e-6) -> tuple[float, float]:
+def central(
+    f: Callable[[float, float], Any], x: float, p: float, h: float = 1e-6
+) -> tuple[float, float]:
     return (
         (f(x + h, p) - f(x - h, p)) / (2 * h),
         (f(x, p + h) - f(x, p - h)) / (2 * h),
@@ -120,7 +122,9 @@ def test_fori_loop_values_and_pytree_carries() -> None:
     assert out == {"a": 8.0, "n": 3}
 
     def f(a: Any) -> Any:
-        c = fad.fori_loop(0, 4, lambda i, c: {"a": c["a"] * c["w"], "w": c["w"]}, {"a": 1.0, "w": a})
+        c = fad.fori_loop(
+            0, 4, lambda i, c: {"a": c["a"] * c["w"], "w": c["w"]}, {"a": 1.0, "w": a}
+        )
         return c["a"]
 
     assert f(1.5) == 1.5**4
@@ -138,7 +142,7 @@ def test_fori_loop_values_and_pytree_carries() -> None:
 
 def decaying(rate: float) -> tuple[Callable[[Any], bool], Callable[[Any], Any]]:
     def cond(c: Any) -> bool:
-        return c[0] > 0.1
+        return bool(c[0] > 0.1)
 
     def body(c: Any) -> Any:
         x, p = c
@@ -189,7 +193,10 @@ def test_while_loop_trip_count_follows_the_input() -> None:
     assert halvings(10.0) == 0.625
     assert fad.grad(halvings)(10.0) == 0.5**4
     assert fad.grad(halvings)(100.0) == 0.5**7
-    assert fad.while_loop(lambda v: v[1] < 3, lambda v: (v[0] * 2.0, v[1] + 1), (1.0, 0)) == (8.0, 3)
+    assert fad.while_loop(lambda v: v[1] < 3, lambda v: (v[0] * 2.0, v[1] + 1), (1.0, 0)) == (
+        8.0,
+        3,
+    )
 
 
 @settings(max_examples=20)
@@ -199,7 +206,9 @@ def test_while_loop_trip_count_follows_the_input() -> None:
     st.booleans(),
     st.sampled_from([None, 1, 2, "binomial"]),
 )
-def test_scan_matches_a_python_loop(xs: list[float], a: float, reverse: bool, checkpoint: Any) -> None:
+def test_scan_matches_a_python_loop(
+    xs: list[float], a: float, reverse: bool, checkpoint: Any
+) -> None:
     def step(c: Any, x: Any) -> Any:
         return (c[0] * fad.math.cos(x) + x, c[1] * c[0])
 
@@ -222,10 +231,14 @@ def test_scan_matches_a_python_loop(xs: list[float], a: float, reverse: bool, ch
     got = fad.grad(f, (0, 1))(a, xs)
     assert close(got, want)
     assert close(fad.grad(f, (0, 1), mode="memo")(a, xs), want)
-    assert close(fad.jvp(lambda t: f(t, xs), (a,), (1.0,)), fad.jvp(lambda t: ref(t, xs), (a,), (1.0,)))
+    assert close(
+        fad.jvp(lambda t: f(t, xs), (a,), (1.0,)), fad.jvp(lambda t: ref(t, xs), (a,), (1.0,))
+    )
 
 
 def test_scan_outputs_are_stacked_as_lists() -> None:
+    carry: Any
+    ys: Any
     carry, ys = fad.scan(lambda c, x: (c + x, c * x), 0.0, [1.0, 2.0, 3.0])
     assert (carry, ys) == (6.0, [0.0, 2.0, 9.0])
     carry, ys = fad.scan(lambda c, x: (c + x, {"c": c}), 0.0, [1.0, 2.0], reverse=True)
@@ -234,6 +247,7 @@ def test_scan_outputs_are_stacked_as_lists() -> None:
     assert carry == 12.0
     assert ys == ([1.0, 2.0], [[1.0], [4.0]])
     assert fad.scan(lambda c, x: (c * 2.0, None), 1.0, None, length=3) == (8.0, None)
+
     # the gradient of a stacked output
     def f(a: Any) -> Any:
         _, ys = fad.scan(lambda c, x: (c * a, c * x), 1.0, [1.0, 2.0, 3.0])
@@ -296,62 +310,73 @@ def test_binomial_schedule_covers_the_loop(n: int, s: int) -> None:
     assert depth <= t
 
 
+# the loops under other names, typed Any: the calls below are wrong on purpose
+fori: Any = fad.fori_loop
+while_: Any = fad.while_loop
+scan: Any = fad.scan
+
+
 def test_bad_carries_name_the_function_path_and_structures() -> None:
     def grows(i: int, x: Any) -> Any:
         return (x, x)
 
-    with pytest.raises(TypeError, match=r"fori_loop: body_fun 'grows'.*\(\*, \*\).*PyTreeDef\(\*\)"):
-        fad.fori_loop(0, 3, grows, 1.0)
+    with pytest.raises(
+        TypeError, match=r"fori_loop: body_fun 'grows'.*\(\*, \*\).*PyTreeDef\(\*\)"
+    ):
+        fori(0, 3, grows, 1.0)
     with pytest.raises(TypeError, match=r"float \(0\.5\) at carry path \(root\).*an int.*0\.0"):
-        fad.fori_loop(0, 3, lambda i, x: x * 0.5, 1)
+        fori(0, 3, lambda i, x: x * 0.5, 1)
     with pytest.raises(TypeError, match=r"i=1.*carry path \['b'\]"):
-        fad.fori_loop(
-            0, 3, lambda i, c: {"a": c["a"], "b": 1.0 if i < 1 else {"c": 1.0}}, {"a": 1.0, "b": 2.0}
+        fori(
+            0,
+            3,
+            lambda i, c: {"a": c["a"], "b": 1.0 if i < 1 else {"c": 1.0}},
+            {"a": 1.0, "b": 2.0},
         )
     with pytest.raises(TypeError, match=r"carry path \[1\].*an int"):
-        fad.fori_loop(0, 2, lambda i, c: (c[0], c[1] + 0.5), (1.0, 0), checkpoint=1)
+        fori(0, 2, lambda i, c: (c[0], c[1] + 0.5), (1.0, 0), checkpoint=1)
     with pytest.raises(TypeError, match=r"while_loop: body_fun.*str"):
-        fad.while_loop(lambda c: c == 1.0, lambda c: "x", 1.0)
+        while_(lambda c: c == 1.0, lambda c: "x", 1.0)
     with pytest.raises(TypeError, match=r"scan: f.*carry path \[0\]"):
-        fad.scan(lambda c, x: ((1, c[1]), None), (1.0, 1), [1.0])
+        scan(lambda c, x: ((1, c[1]), None), (1.0, 1), [1.0])
     with pytest.raises(TypeError, match=r"scan: f.*pair"):
-        fad.scan(lambda c, x: c, 1.0, [1.0])
+        scan(lambda c, x: c, 1.0, [1.0])
     with pytest.raises(TypeError, match=r"one structure at every step"):
-        fad.scan(lambda c, x: (c, x if x > 1.5 else (x, x)), 1.0, [1.0, 2.0])
+        scan(lambda c, x: (c, x if x > 1.5 else (x, x)), 1.0, [1.0, 2.0])
 
 
 def test_cond_fun_must_return_a_bool() -> None:
     with pytest.raises(TypeError, match=r"cond_fun '<lambda>' must return a bool.*float.*Compare"):
-        fad.while_loop(lambda x: x - 1.0, lambda x: x * 0.5, 1.0)
+        while_(lambda x: x - 1.0, lambda x: x * 0.5, 1.0)
     with pytest.raises(TypeError, match=r"must return a bool.*Dual"):
-        fad.jvp(lambda x: fad.while_loop(lambda v: v, lambda v: v * 0.5, x), (1.0,), (1.0,))
+        fad.jvp(lambda x: while_(lambda v: v, lambda v: v * 0.5, x), (1.0,), (1.0,))
     with pytest.raises(TypeError, match=r"must return a bool.*int"):
-        fad.while_loop(lambda x: 1, lambda x: x * 0.5, 1.0, checkpoint=2)
+        while_(lambda x: 1, lambda x: x * 0.5, 1.0, checkpoint=2)
     # a comparison of tracers is a plain bool: fine
-    assert fad.grad(lambda x: fad.while_loop(lambda v: v > 1.0, lambda v: v * 0.5, x))(3.0) == 0.25
+    assert fad.grad(lambda x: while_(lambda v: v > 1.0, lambda v: v * 0.5, x))(3.0) == 0.25
 
 
 def test_bad_arguments() -> None:
     with pytest.raises(TypeError, match="lower must be an int"):
-        fad.fori_loop(0.5, 3, lambda i, x: x, 1.0)  # type: ignore[arg-type]
+        fori(0.5, 3, lambda i, x: x, 1.0)
     with pytest.raises(TypeError, match="body_fun must be a function"):
-        fad.fori_loop(0, 3, 1.0, 1.0)  # type: ignore[arg-type]
+        fori(0, 3, 1.0, 1.0)
     with pytest.raises(ValueError, match="at least 1"):
-        fad.fori_loop(0, 3, lambda i, x: x, 1.0, checkpoint=0)
+        fori(0, 3, lambda i, x: x, 1.0, checkpoint=0)
     with pytest.raises(ValueError, match='"binomial"'):
-        fad.fori_loop(0, 3, lambda i, x: x, 1.0, checkpoint="revolve")  # type: ignore[arg-type]
+        fori(0, 3, lambda i, x: x, 1.0, checkpoint="revolve")
     with pytest.raises(TypeError, match="snapshots= is the budget"):
-        fad.fori_loop(0, 3, lambda i, x: x, 1.0, snapshots=3)
+        fori(0, 3, lambda i, x: x, 1.0, snapshots=3)
     with pytest.raises(ValueError, match="snapshots must be an int"):
-        fad.fori_loop(0, 3, lambda i, x: x, 1.0, checkpoint="binomial", snapshots=0)
+        fori(0, 3, lambda i, x: x, 1.0, checkpoint="binomial", snapshots=0)
     with pytest.raises(ValueError, match="one length"):
-        fad.scan(lambda c, x: (c, None), 1.0, ([1.0], [1.0, 2.0]))
+        scan(lambda c, x: (c, None), 1.0, ([1.0], [1.0, 2.0]))
     with pytest.raises(ValueError, match="length="):
-        fad.scan(lambda c, x: (c, None), 1.0, None)
+        scan(lambda c, x: (c, None), 1.0, None)
     with pytest.raises(TypeError, match=r"xs at path \[1\] is a float"):
-        fad.scan(lambda c, x: (c, None), 1.0, ([1.0], 2.0))
+        scan(lambda c, x: (c, None), 1.0, ([1.0], 2.0))
     with pytest.raises(ValueError, match=r"checkpointed scan only carries.*fad.checkpoint\(f\)"):
-        fad.scan(lambda c, x: (c, c), 1.0, [1.0, 2.0], checkpoint=1)
+        scan(lambda c, x: (c, c), 1.0, [1.0, 2.0], checkpoint=1)
 
 
 def test_closing_over_the_differentiated_value_warns_and_stays_right() -> None:
