@@ -50,7 +50,25 @@ Run = Callable[[list[Any]], list[Any]]
 
 
 class CheckpointWarning(UserWarning):
-    """A checkpoint could not cut its segment out of the tape (see the message)."""
+    """A checkpoint could not cut its segment out of the tape (see the message).
+
+    Issued when a checkpointed function (or a loop's body under ``checkpoint=``) closes
+    over a tracer of the reverse transform that checkpoints: the segment is then
+    recorded whole, which keeps the derivative right but saves no memory.
+
+    Example:
+        >>> import warnings
+        >>> import fad
+        >>> def f(w):
+        ...     return fad.checkpoint(lambda x: x * w)(2.0)   # closes over w
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     g = fad.grad(f)(3.0)
+        >>> g, caught[0].category.__name__
+        (2.0, 'CheckpointWarning')
+        >>> fad.grad(lambda w: fad.checkpoint(lambda x, w: x * w)(2.0, w))(3.0)
+        2.0
+    """
 
 
 def differentiable(value: Any) -> bool:
@@ -70,6 +88,13 @@ def _top(leaves: Sequence[Any]) -> tuple[type, int] | None:
             if top is None or level > top[1]:
                 top = (t, level)
     return top
+
+
+def _reverse_above(value: Any, level: int) -> bool:
+    """Whether ``value`` is a reverse-mode tracer of a level above ``level``."""
+    return (
+        is_tracer(value) and value.level > level and callable(getattr(type(value), "seed", None))
+    )
 
 
 def _ids(values: Sequence[Any]) -> tuple[int, ...]:
@@ -238,6 +263,9 @@ class Segment:
         top = _top(leaves)
         if top is None or not callable(getattr(top[0], "seed", None)):
             out = self.run(list(leaves))
+            below = -1 if top is None else top[1]
+            if any(_reverse_above(y, below) for y in out):
+                self.shared.warn()  # closes over a reverse tracer its inputs do not carry
         else:
             cls: Any = top[0]
             level = top[1]

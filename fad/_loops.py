@@ -316,10 +316,13 @@ def fori_loop(
         >>> import fad
         >>> fad.fori_loop(0, 5, lambda i, x: x + i, 0)
         10
-        >>> def f(a):
-        ...     return fad.fori_loop(0, 100, lambda i, c: (c[0] * c[1], c[1]), (1.0, a))[0]
-        >>> fad.grad(f)(1.01), fad.grad(lambda a: a ** 100)(1.01)
-        (270.4813829421526, 270.4813829421526)
+        >>> def power(a):     # a ** 10, with a in the carry
+        ...     return fad.fori_loop(0, 10, lambda i, c: (c[0] * c[1], c[1]), (1.0, a))[0]
+        >>> power(2.0), fad.grad(power)(2.0)
+        (1024.0, 5120.0)
+        >>> fad.grad(lambda a: fad.fori_loop(0, 10, lambda i, c: (c[0] * c[1], c[1]), (1.0, a),
+        ...                                  checkpoint="binomial", snapshots=2)[0])(2.0)
+        5120.0
     """
     _check_fun(body_fun, "body_fun", "fori_loop")
     lo = _bound(lower, "lower", "fori_loop")
