@@ -334,7 +334,8 @@ def fixed_point(
     """The solution of ``x = fun(x, *params)``, differentiated implicitly in ``params``.
 
     ``x`` is found by iterating ``x ← fun(x, *params)`` on plain numbers from ``x0``
-    until a step moves no leaf by more than ``tol · (1 + |x|)``; its derivatives with
+    until a step moves no leaf by more than ``tol · (1 + |x|)``, then polished by one
+    Newton step (on plain numbers); its derivatives with
     respect to ``params`` (and anything ``fun`` closes over) come from the implicit
     function theorem applied to ``fun(x, *params) − x``, as in :func:`custom_root`
     (a division for one unknown, a small dense solve for a few), in every mode and
@@ -396,6 +397,18 @@ def fixed_point(
             "that fun is a contraction there."
         )
         raise ValueError(msg)
+
+    def f_plain(z: Any) -> Any:
+        return tree_map(lambda a, b: a - b, fun(z, *plain_params), z)
+
+    # one Newton step on plain numbers polishes the iterate to rounding level
+    try:
+        step_x = linear_solve(lambda v: jvp(f_plain, (x,), (v,))[1], f_plain(x))
+        polished = stop_gradient(tree_map(lambda a, b: a - b, x, step_x))
+        if all(math.isfinite(v) for v in tree_leaves(polished)):
+            x = polished
+    except (ValueError, ZeroDivisionError):  # singular: the derivative will say so
+        pass
 
     def f(z: Any) -> Any:
         return tree_map(lambda a, b: a - b, fun(z, *params), z)
