@@ -184,6 +184,9 @@ def test_while_loop_reverse_mode_with_a_data_dependent_trip_count(
     assert close(want, central(unrolled_while, x, p, h), 1e-5)
     assert close(fad.jvp(f, (x, p), (1.0, 0.5)), fad.jvp(unrolled_while, (x, p), (1.0, 0.5)))
     assert close(fad.hessian(f, (0, 1))(x, p), fad.hessian(unrolled_while, (0, 1))(x, p))
+    assert close(
+        fad.taylor(lambda t: f(t, p), x, 3), fad.taylor(lambda t: unrolled_while(t, p), x, 3)
+    )
 
 
 def test_while_loop_trip_count_follows_the_input() -> None:
