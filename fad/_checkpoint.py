@@ -92,9 +92,7 @@ def _top(leaves: Sequence[Any]) -> tuple[type, int] | None:
 
 def _reverse_above(value: Any, level: int) -> bool:
     """Whether ``value`` is a reverse-mode tracer of a level above ``level``."""
-    return (
-        is_tracer(value) and value.level > level and callable(getattr(type(value), "seed", None))
-    )
+    return is_tracer(value) and value.level > level and callable(getattr(type(value), "seed", None))
 
 
 def _ids(values: Sequence[Any]) -> tuple[int, ...]:
@@ -111,7 +109,7 @@ class Shared:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.slots: dict[int, tuple[_Record, tuple[list[Any], Any]]] = {}
+        self.slots: dict[int, tuple[_Record, tuple[list[Any], Any]]] = {}  # level -> latest
         self.warned = False
 
     def recording(self, rec: _Record) -> tuple[list[Any], Any]:
@@ -128,7 +126,7 @@ class Shared:
         for i, x in zip(where, seeded, strict=True):
             inputs[i] = x
         outs = rec.rerun(inputs)
-        made = (outs, (where, pullback))
+        made = (outs, (where, pullback, inputs))
         self.slots[rec.level] = (rec, made)
         return made
 
@@ -164,11 +162,15 @@ class _Record:
         """∂(output j)/∂(input i) for every input i."""
         r = self.rows.get(j)
         if r is None:
-            outs, (where, pullback) = self.shared.recording(self)
-            cts = pullback([outs[j]], [1.0])
+            outs, (where, pullback, inputs) = self.shared.recording(self)
+            out = outs[j]
             r = [0.0] * self.n_in
-            for i, c in zip(where, cts, strict=True):
-                r[i] = c
+            passed = [i for i in where if inputs[i] is out]
+            if passed:  # an input passed through unchanged: its row needs no sweep
+                r[passed[0]] = 1.0
+            else:
+                for i, c in zip(where, pullback([out], [1.0]), strict=True):
+                    r[i] = c
             self.rows[j] = r
         return r
 

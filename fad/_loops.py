@@ -86,7 +86,7 @@ class _Carry:
         self.what = what  # "body_fun" or "f"
         self.init_name = init_name
 
-    def leaves(self, carry: Any, step: Any) -> list[Any]:
+    def leaves(self, carry: Any, step: str, n: int | None = None) -> list[Any]:
         """The leaves of ``carry`` (a body's result), checked against the initial carry."""
         if self.scalar:
             t = type(carry)
@@ -106,34 +106,38 @@ class _Carry:
                 return list(seq)
         leaves, tdef = tree_flatten(carry)
         if tdef != self.tdef:
-            raise self._structure_error(carry, tdef, step)
+            raise self._structure_error(carry, tdef, step, n)
         for k, (x, kind) in enumerate(zip(leaves, self.kinds, strict=True)):
             if _kind(x) != kind:
-                raise self._type_error(carry, k, x, kind, step)
+                raise self._type_error(carry, k, x, kind, step, n)
         return leaves
 
-    def check(self, carry: Any, step: Any) -> None:
-        self.leaves(carry, step)
+    def check(self, carry: Any, step: str, n: int | None = None) -> None:
+        self.leaves(carry, step, n)
 
-    def _head(self, step: Any) -> str:
+    def _head(self, step: str, n: int | None) -> str:
+        if n is not None:  # the step's name is made only for a message
+            step = f"{step}{n}"
         return (
             f"fad.{self.fname}: {self.what} {self.fun_name!r} must return a carry with the "
             f"structure and leaf types of {self.init_name}, but at {step} it"
         )
 
-    def _structure_error(self, carry: Any, tdef: PyTreeDef, step: Any) -> TypeError:
+    def _structure_error(self, carry: Any, tdef: PyTreeDef, step: str, n: int | None) -> TypeError:
         old = {p for p, _ in _paths(self.tdef)}
         new = {p for p, _ in tree_flatten_with_path(carry)[0]}
         diff = sorted(old ^ new)
         where = f" (they differ at carry path {diff[0] or '(root)'})" if diff else ""
         msg = (
-            f"{self._head(step)} returned a carry of structure {tdef!r}, where "
+            f"{self._head(step, n)} returned a carry of structure {tdef!r}, where "
             f"{self.init_name} has structure {self.tdef!r}{where}. Return the carry in the "
             "same container, with the same keys and length."
         )
         return TypeError(msg)
 
-    def _type_error(self, carry: Any, k: int, x: Any, kind: str, step: Any) -> TypeError:
+    def _type_error(
+        self, carry: Any, k: int, x: Any, kind: str, step: str, n: int | None
+    ) -> TypeError:
         path = tree_flatten_with_path(carry)[0][k][0] or "(root)"
         fix = (
             " Start from a float (e.g. 0.0 instead of 0) if the carry is meant to hold "
@@ -142,7 +146,7 @@ class _Carry:
             else ""
         )
         msg = (
-            f"{self._head(step)} returned a {_described(x)} ({x!r}) at carry path {path}, "
+            f"{self._head(step, n)} returned a {_described(x)} ({x!r}) at carry path {path}, "
             f"where {self.init_name} holds {'an' if kind[0] in 'aeiou' else 'a'} {kind}.{fix}"
         )
         return TypeError(msg)
@@ -334,12 +338,12 @@ def fori_loop(
         check = carry.check
         for i in range(lo, hi):
             val = body_fun(i, val)
-            check(val, f"i={i}")
+            check(val, "i=", i)
         return val
 
     def step(k: int, c: Any, xs: list[Any]) -> Any:
         out = body_fun(lo + k, c)
-        carry.check(out, f"i={lo + k}")
+        carry.check(out, "i=", lo + k)
         return out
 
     stepper = _Stepper(step, carry, 0, "fad.fori_loop")
@@ -414,7 +418,7 @@ def while_loop(
         while _truth(cond_fun(val), cond_fun, n):
             val = body_fun(val)
             n += 1
-            carry.check(val, f"step {n}")
+            carry.check(val, "step ", n)
         return val
     # count the trips on plain values (the conditions see only primals anyway)
     plain_leaves = [primal_value(x) for x in tree_flatten(init_val)[0]]
@@ -423,7 +427,7 @@ def while_loop(
     while _truth(cond_fun(val), cond_fun, n):
         val = body_fun(val)
         n += 1
-        carry.check(val, f"step {n}")
+        carry.check(val, "step ", n)
         val = tree_unflatten(carry.tdef, [primal_value(x) for x in tree_flatten(val)[0]])
     plan = _plan(n, checkpoint, snapshots, "while_loop")
     if plan is None:
@@ -431,7 +435,7 @@ def while_loop(
 
     def step(k: int, c: Any, xs: list[Any]) -> Any:
         out = body_fun(c)
-        carry.check(out, f"step {k + 1}")
+        carry.check(out, "step ", k + 1)
         return out
 
     stepper = _Stepper(step, carry, 0, "fad.while_loop")
@@ -557,7 +561,7 @@ def scan(
         stacks: list[list[Any]] = []
         for i in order:
             c, y = split(f(c, x_at(i)), i)
-            carry.check(c, f"step {i}")
+            carry.check(c, "step ", i)
             y_leaves, tdef = tree_flatten(y, is_leaf=_is_array)
             if y_def is None:
                 y_def = tdef
@@ -590,7 +594,7 @@ def scan(
                 "...)."
             )
             raise ValueError(msg)
-        carry.check(new, f"step {i}")
+        carry.check(new, "step ", i)
         return new
 
     stepper = _Stepper(step, carry, n_x, "fad.scan")
