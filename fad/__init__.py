@@ -16,6 +16,8 @@ from fad._api import linearize as linearize
 from fad._api import stop_gradient as stop_gradient
 from fad._api import value_and_grad as value_and_grad
 from fad._api import vjp as vjp
+from fad._checkpoint import CheckpointWarning as CheckpointWarning
+from fad._checkpoint import checkpoint as checkpoint
 from fad._core import Primitive as Primitive
 from fad._core import ReverseTracer as ReverseTracer
 from fad._core import Tracer as Tracer
@@ -26,8 +28,14 @@ from fad._custom import custom_vjp as custom_vjp
 from fad._duality import to_codual as to_codual
 from fad._duality import to_dual as to_dual
 from fad._extend import primitive as primitive
+from fad._implicit import custom_root as custom_root
+from fad._implicit import fixed_point as fixed_point
+from fad._implicit import linear_solve as linear_solve
 from fad._jit import jit as jit
 from fad._jit import make_ir as make_ir
+from fad._loops import fori_loop as fori_loop
+from fad._loops import scan as scan
+from fad._loops import while_loop as while_loop
 from fad._ops import TracerOps as TracerOps
 from fad._ops import structurally_equal as structurally_equal
 from fad._sparse_ad import sparse_hessian as sparse_hessian
@@ -40,6 +48,7 @@ from fad.tracers.sparsity import hessian_sparsity as hessian_sparsity
 from fad.tracers.sparsity import jacobian_sparsity as jacobian_sparsity
 
 __all__ = [
+    "CheckpointWarning",
     "Codual",
     "CustomRuleError",
     "Dual",
@@ -49,9 +58,13 @@ __all__ = [
     "Tracer",
     "TracerOps",
     "UnexpectedTracerError",
+    "checkpoint",
     "custom_jvp",
+    "custom_root",
     "custom_vjp",
     "derivative",
+    "fixed_point",
+    "fori_loop",
     "grad",
     "hessian",
     "hessian_sparsity",
@@ -60,10 +73,12 @@ __all__ = [
     "jacrev",
     "jit",
     "jvp",
+    "linear_solve",
     "linearize",
     "make_ir",
     "math",
     "primitive",
+    "scan",
     "sparse",
     "sparse_hessian",
     "sparse_jacobian",
@@ -78,4 +93,5 @@ __all__ = [
     "value_and_grad",
     "viz",
     "vjp",
+    "while_loop",
 ]
