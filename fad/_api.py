@@ -27,7 +27,14 @@ from fad.tracers.codual import Codual
 from fad.tracers.dual import Dual
 from fad.tracers.memo import MemoCodual
 from fad.tracers.tape import SINK, TapeCodual
-from fad.tree import PyTreeDef, tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten
+from fad.tree import (
+    PyTreeDef,
+    _leaf_hint,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_map,
+    tree_unflatten,
+)
 
 __all__ = [
     "MODES",
@@ -118,7 +125,7 @@ def _bad_leaf(
     path, leaf = tree_flatten_with_path(tree)[0][index]
     kind = type(leaf).__name__
     msg = (
-        f"fad.{fname}: {_where(name, path)} is a {kind} ({leaf!r}); the leaves of a "
+        f"fad.{fname}: {_where(name, str(path))} is a {kind} ({leaf!r}); the leaves of a "
         f"{what} value must be real scalars: float, int or a fad tracer (None is an "
         "empty subtree)."
     )
@@ -126,7 +133,7 @@ def _bad_leaf(
         msg += (
             " Pass values that are not differentiated as arguments outside argnums, or "
             "close over them."
-        )
+        ) + _leaf_hint(tree, index)
     return TypeError(msg)
 
 

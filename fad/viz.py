@@ -187,7 +187,7 @@ def _input_names(fun: Callable[..., Any], args: tuple[Any, ...]) -> list[str]:
     for i, arg in enumerate(args):
         base = params[i] if i < len(params) else f"arg{i}"
         pairs, _ = tree_flatten_with_path(arg)
-        names.extend(base + path for path, _ in pairs)
+        names.extend(base + str(path) for path, _ in pairs)
     return names
 
 
