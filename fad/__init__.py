@@ -27,6 +27,9 @@ from fad._jit import make_ir as make_ir
 from fad._ops import TracerOps as TracerOps
 from fad._ops import structurally_equal as structurally_equal
 from fad._taylor import taylor as taylor
+from fad._vmap import vmap as vmap
+from fad._where import cond as cond
+from fad._where import where as where
 from fad.tracers.codual import Codual as Codual
 from fad.tracers.dual import Dual as Dual
 from fad.tracers.jet import Jet as Jet
@@ -39,6 +42,7 @@ __all__ = [
     "ReverseTracer",
     "Tracer",
     "TracerOps",
+    "cond",
     "custom_jvp",
     "custom_vjp",
     "derivative",
@@ -62,4 +66,6 @@ __all__ = [
     "value_and_grad",
     "viz",
     "vjp",
+    "vmap",
+    "where",
 ]

@@ -59,6 +59,7 @@ _INFIX = {
     "gt": "{0} > {1}",
     "ge": "{0} >= {1}",
     "truth": "bool({0})",
+    "select": "({1} if {0} else {2})",
 }
 
 
@@ -99,6 +100,11 @@ class Table:
         if t is not None and t.count("{") == len(consts):
             return t
         return None
+
+    def guard_text(self, cond: str, k: int, outcome: bool) -> str:
+        """The statement checking guard ``k``: predicate ``cond`` must be ``outcome``."""
+        test = f"not ({cond})" if outcome else f"{cond}"
+        return f"    if {test}:\n        raise GuardFailed({k})"
 
 
 FLOAT_TABLE = Table("float", _INFIX, lambda prim: prim.impl)
@@ -280,8 +286,7 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             g = guard_of.get(var)
             if g is not None and last_chunk[var] == -1:
                 k, outcome = g
-                cond = f"not ({expr})" if outcome else f"{expr}"
-                lines.append(f"    if {cond}:\n        raise GuardFailed({k})")
+                lines.append(table.guard_text(expr, k, outcome))
                 continue
             crosses = last_chunk[var] > c
             if crosses:
@@ -293,8 +298,7 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             lines.append(f"    {s} = {expr}")
             if g is not None:
                 k, outcome = g
-                cond = f"not {s}" if outcome else s
-                lines.append(f"    if {cond}:\n        raise GuardFailed({k})")
+                lines.append(table.guard_text(s, k, outcome))
             if crosses:
                 lines.append(f"    m[{mslot[var]}] = {s}")
         if c == n_chunks - 1:

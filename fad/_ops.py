@@ -214,6 +214,15 @@ class TracerOps:
     def __index__(self) -> int:
         raise conversion_error(self, "int")
 
+    def __getattr__(self, name: str) -> Any:
+        # numpy calls x.sin() for np.sin on object arrays: the registry's primitives
+        # by numpy's names (fad._numpy); only names missing from the class get here.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from fad._numpy import ufunc_method
+
+        return ufunc_method(self, name)
+
 
 def structurally_equal(a: Any, b: Any) -> bool:
     """Whether ``a`` and ``b`` are the same value, tracer structure included.
