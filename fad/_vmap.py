@@ -297,9 +297,10 @@ def _assemble(
             if _is_ndarray(t):  # a per-point array of columns
                 np = _np()
                 cols = [_stack_column(columns[c.j], True) for c in t.ravel()]
-                arr = np.stack(cols, axis=-1).reshape((n, *t.shape)) if cols else np.zeros(
-                    (n, *t.shape)
-                )
+                if cols:  # (per-point size, n), contiguous rows: one copy
+                    arr = np.moveaxis(np.stack(cols).reshape((*t.shape, n)), -1, 0)
+                else:
+                    arr = np.zeros((n, *t.shape))
                 nd = arr.ndim
                 if not -nd <= axis < nd:
                     raise _out_axis_error(fname, axis, nd - 1, path)
@@ -408,6 +409,9 @@ class _Batched:
         self.spec = spec
         self.program = program
 
+
+BLOCK = 1 << 15
+"""Points per run of a numpy program (bounds the memory of its live arrays)."""
 
 batched_recordings: set[int] = set()
 """The ids of the recordings made for a batch (``fad.cond`` records both branches there)."""
@@ -640,7 +644,10 @@ class Vmapped(Jitted[P, R]):
             elif spec.out_def != o_def:
                 return None  # another output structure: the per-point loop sorts it out
             assert results is not None
-            part = [c[pending] if type(c) is np.ndarray else c for c in cols]
+            if len(pending) == n:
+                part = cols
+            else:
+                part = [c[pending] if type(c) is np.ndarray else c for c in cols]
             ok, outs = self._run(batched, part, len(pending))
             if outs is None:
                 eager.extend(int(i) for i in pending)
@@ -654,6 +661,11 @@ class Vmapped(Jitted[P, R]):
                 elif type(o) is not float:
                     return None
             good = ok & finite
+            if len(pending) == n and good.all():
+                results = [
+                    o if type(o) is np.ndarray else np.full(n, o, dtype=float) for o in outs
+                ]
+                break
             where = pending[good]
             for j, o in enumerate(outs):
                 results[j][where] = o[good] if type(o) is np.ndarray else o
@@ -679,16 +691,37 @@ class Vmapped(Jitted[P, R]):
         """Run the numpy program on a part: (mask of the points its guards hold at, outputs)."""
         np = _np()
         n_guards = len(batched.spec.wheres)
-        masks: list[Any] = [True] * n_guards
         self.n_sweeps += 1
-        with np.errstate(all="ignore"):
-            try:
-                outs = batched.program.run([*cols, masks])
-            except (ArithmeticError, ValueError, TypeError):
-                return None, None
         ok = np.ones(n, dtype=bool)
-        for m in masks:
-            ok &= m
+        outs: list[Any] | None = None
+        with np.errstate(all="ignore"):
+            # in blocks: the memory the live arrays of a run take stays bounded
+            for lo in range(0, n, BLOCK):
+                hi = min(n, lo + BLOCK)
+                part = [c[lo:hi] if type(c) is np.ndarray else c for c in cols]
+                masks: list[Any] = [True] * n_guards
+                try:
+                    piece = batched.program.run([*part, masks])
+                except (ArithmeticError, ValueError, TypeError):
+                    return None, None
+                for m in masks:
+                    ok[lo:hi] &= m
+                if hi - lo == n:
+                    return ok, list(piece)
+                if outs is None:
+                    buf = np.empty((len(piece), n))  # one block of memory for all
+                    outs = [
+                        buf[j] if type(o) is np.ndarray and o.dtype == buf.dtype else o
+                        for j, o in enumerate(piece)
+                    ]
+                for j, o in enumerate(piece):
+                    if type(outs[j]) is np.ndarray:
+                        outs[j][lo:hi] = o
+                    elif type(o) is np.ndarray or not o == outs[j]:  # pragma: no cover
+                        col = np.empty(n, dtype=float)
+                        col[:lo] = outs[j]
+                        col[lo:hi] = o
+                        outs[j] = col
         return ok, outs
 
 
