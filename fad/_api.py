@@ -932,7 +932,7 @@ def jacfwd(
         jac = tree_unflatten(o_def, rows)
         return (jac, aux) if has_aux else jac
 
-    return jacfwd_f
+    return _batched(fun, "jacfwd", argnums, has_aux, jacfwd_f)
 
 
 def jacrev(
@@ -982,7 +982,7 @@ def jacrev(
         jac = tree_unflatten(o_def, rows)
         return (jac, aux) if has_aux else jac
 
-    return jacrev_f
+    return _batched(fun, "jacrev", argnums, has_aux, jacrev_f)
 
 
 def hessian(
@@ -1017,7 +1017,15 @@ def hessian(
         >>> fad.hessian(lambda v: v[0] ** 2 * v[1])([1.0, 3.0])
         [[6.0, 2.0], [2.0, 0.0]]
     """
-    return jacrev(jacrev(fun, argnums, has_aux, mode=mode), argnums, has_aux)
+    generic = jacrev(jacrev(fun, argnums, has_aux, mode=mode), argnums, has_aux)
+    return _batched(fun, "hessian", argnums, has_aux, generic)
+
+
+def _batched(fun: Any, kind: str, argnums: Any, has_aux: bool, generic: Any) -> Any:
+    """``generic``, or for a ``fad.jit`` function its seeds in one batched sweep."""
+    from fad._batched import batched_jacobian  # the jit layer (fad._batched)
+
+    return batched_jacobian(fun, kind, argnums, has_aux, generic)
 
 
 # --------------------------------------------------------------------------------------

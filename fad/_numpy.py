@@ -123,6 +123,30 @@ def numpy_function(prim: Primitive) -> Any:
     return f
 
 
+_twins: dict[Primitive, Primitive] = {}
+_twin_set: set[Primitive] = set()
+
+
+def scalar_twin(prim: Primitive) -> Primitive:
+    """``prim`` marked for the numpy table as computed on floats (its ``impl``).
+
+    An equation that no batched input reaches computes one number for the whole
+    batch: ``math.sin`` on a float is many times cheaper than ``np.sin`` on one.
+    """
+    twin = _twins.get(prim)
+    if twin is None:
+        twin = Primitive(prim.name, prim.impl, prim.partials, linear=prim.linear)
+        _twins[prim] = twin
+        _twin_set.add(twin)
+    return twin
+
+
+def _callee(prim: Primitive) -> Any:
+    if prim in _twin_set:
+        return prim.impl
+    return numpy_function(prim)
+
+
 class _NumpyTable(Table):
     def guard_text(self, cond: str, k: int, outcome: bool) -> str:
         test = f"({cond})" if outcome else f"~({cond})"
@@ -130,4 +154,4 @@ class _NumpyTable(Table):
 
 
 _NP_INFIX = {k: v for k, v in _INFIX.items() if k not in ("truth", "select")}
-NUMPY_TABLE = _NumpyTable("numpy", _NP_INFIX, numpy_function)
+NUMPY_TABLE = _NumpyTable("numpy", _NP_INFIX, _callee)

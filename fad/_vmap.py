@@ -447,11 +447,23 @@ def _record_at(
     return Specialization(ir, o_def, label), None
 
 
-def _numpy_program(spec: Specialization) -> Program:
-    from fad._numpy import NUMPY_TABLE
+def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> Program:
+    """The numpy program of ``spec``; the equations no batched input reaches stay on floats."""
+    from fad._numpy import NUMPY_TABLE, scalar_twin
 
     assert spec.ir is not None
-    return emit(schedule(spec.ir), NUMPY_TABLE, spec.label + " (numpy)")
+    ir = schedule(spec.ir)
+    batched = bytearray(ir.n_inputs + ir.n_ops)
+    for i in batched_inputs:
+        batched[i] = 1
+    prims = list(ir.prims)
+    for var, prim, atoms in ir.equations():
+        if any(a >= 0 and batched[a] for a in atoms):
+            batched[var] = 1
+        else:
+            prims[var - ir.n_inputs] = scalar_twin(prim)
+    ir.prims = prims
+    return emit(ir, NUMPY_TABLE, spec.label + " (numpy)")
 
 
 # --------------------------------------------------------------------------------------
@@ -494,6 +506,15 @@ class Vmapped(Jitted[P, R]):
 
     # -- the call -----------------------------------------------------------------------
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        o_def, columns, n, use_numpy = self.columns(args, kwargs)
+        result: R = _assemble(o_def, columns, n, self.out_axes, use_numpy, "vmap")
+        return result
+
+    def columns(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[PyTreeDef, list[Any], int, bool]:
+        """The batch before stacking: ``(per-point output structure, one column per
+        output leaf, batch size, whether a mapped argument is a numpy array)``."""
         fname = "vmap"
         in_axes = self.in_axes
         if isinstance(in_axes, (tuple, list)):
@@ -536,8 +557,7 @@ class Vmapped(Jitted[P, R]):
         if out is None:
             out = self._loop(t_leaves, t_def, entries, range(n))
         o_def, columns = out
-        result: R = _assemble(o_def, columns, n, self.out_axes, use_numpy, fname)
-        return result
+        return o_def, columns, n, use_numpy
 
     def _point(self, t_leaves: list[Any], t_def: PyTreeDef, entries: list[_Entry], i: int) -> Any:
         leaves = [_take(entries[x.k], i) if type(x) is _Slot else x for x in t_leaves]
@@ -637,7 +657,9 @@ class Vmapped(Jitted[P, R]):
                 break
             batched = self._programs.get(id(spec))
             if batched is None:
-                batched = self._programs[id(spec)] = _Batched(spec, _numpy_program(spec))
+                b_in = frozenset(i for i, c in enumerate(cols) if type(c) is np.ndarray)
+                batched = _Batched(spec, _numpy_program(spec, b_in))
+                self._programs[id(spec)] = batched
             if o_def is None:
                 o_def = spec.out_def
                 results = [np.empty(n) for _ in range(o_def.num_leaves)]
