@@ -82,6 +82,32 @@ def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
     raise AttributeError(f"{type(x).__name__!r} object has no attribute {name!r}")
 
 
+def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ufunc(*inputs)`` where an input is a tracer (numpy's ``__array_ufunc__``)."""
+    import numpy as np
+
+    if method != "__call__" or kwargs:
+        return NotImplemented
+    name = ufunc.__name__
+    prim = UFUNC_PRIMITIVES.get(name)
+    arrays = any(isinstance(x, np.ndarray) for x in inputs)
+    if prim is not None and (prim.partials is None or len(prim.partials) == ufunc.nin):
+        if not arrays:
+            return bind(prim, *inputs)
+        return np.frompyfunc(lambda *a: bind(prim, *a), ufunc.nin, 1)(*inputs)
+    # no primitive: numpy's loop on objects (comparisons for np.maximum, …)
+    boxed = [x if isinstance(x, np.ndarray) else np.asarray(x, dtype=object) for x in inputs]
+    try:
+        out = ufunc(*boxed)
+    except TypeError as e:
+        msg = (
+            f"numpy.{name} has no fad primitive, so fad cannot differentiate it; there is "
+            f"no fad.math.{name}. Write it with fad.math functions (or fad.primitive)."
+        )
+        raise TypeError(msg) from e
+    return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
+
+
 # --- the numpy table of the emitter ----------------------------------------------------
 
 _np_funcs: dict[tuple[str, int], Any] = {}

@@ -223,6 +223,12 @@ class TracerOps:
 
         return ufunc_method(self, name)
 
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # np.copysign(tracer, y) and friends: the primitive of the ufunc (fad._numpy)
+        from fad._numpy import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
 
 def structurally_equal(a: Any, b: Any) -> bool:
     """Whether ``a`` and ``b`` are the same value, tracer structure included.

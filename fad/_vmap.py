@@ -15,8 +15,9 @@ arguments are the same for every point. Two ways to compute the batch:
 - **the per-point loop**, when the fast path does not apply (numpy missing, tracers
   in the arguments, integer or object arrays): ``fun`` called once per point.
 
-Outputs are stacked along ``out_axes``: numpy arrays when a mapped argument was one,
-else lists (a per-point list of numbers becomes a list of B lists).
+Outputs are stacked along ``out_axes``: numpy arrays when a mapped argument was one
+(a per-point list of numbers then becomes a 2-D array), else lists (a per-point list
+of numbers becomes a list of B lists).
 """
 
 from __future__ import annotations
@@ -310,10 +311,14 @@ def _assemble(
                 nd = len(shape) + 1
                 if not -nd <= axis < nd:
                     raise _out_axis_error(fname, axis, nd - 1, path)
+                if use_numpy:  # a batch of numpy arrays in: an array out, as JAX
+                    np = _np()
+                    cols = [_stack_column(columns[c.j], True) for c in _flat_cols(t)]
+                    arr = np.moveaxis(np.stack(cols).reshape((*shape, n)), -1, 0)
+                    return np.moveaxis(arr, 0, axis)
                 cols = [_stack_column(columns[c.j], False) for c in _flat_cols(t)]
                 rows = [_nest([col[i] for col in cols], shape) for i in range(n)]
-                out = _moveaxis_list(rows, (n, *shape), axis % nd)
-                return out
+                return _moveaxis_list(rows, (n, *shape), axis % nd)
             children, cdef = _one_level(t)
             if cdef.kind is None:  # pragma: no cover - every leaf is a _Col
                 return t
@@ -610,7 +615,7 @@ class Vmapped(Jitted[P, R]):
                 elif e.value.dtype != np.float64:
                     return None
                 sub = e.shape[: e.axis] + e.shape[e.axis + 1 :]
-                kinds.append(("mapped", sub))
+                kinds.append(("mapped", sub, e.is_list))
             elif t is float or t is int:
                 kinds.append(t)
             elif is_tracer(x):

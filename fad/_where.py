@@ -50,7 +50,8 @@ select: Primitive = Primitive(
 
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
 _CALLS = frozenset(dis.opmap[n] for n in ("CALL",) if n in dis.opmap)
-_SKIP = frozenset(dis.opmap[n] for n in ("PRECALL", "KW_NAMES", "CACHE") if n in dis.opmap)
+_SKIP = frozenset(dis.opmap[n] for n in ("KW_NAMES", "CACHE") if n in dis.opmap)
+_PRECALL = dis.opmap.get("PRECALL", -1)  # Python 3.11: PRECALL n; CALL n
 _COMPARES = frozenset(dis.opmap[n] for n in ("COMPARE_OP",) if n in dis.opmap)
 
 
@@ -75,8 +76,11 @@ def _first_argument(code: CodeType, cmp_at: int, call_at: int) -> bool:
     call = instrs[end]
     if call.opcode not in _CALLS or call.arg is None:
         return False
+    body = instrs[k + 1 : end]
+    if body and body[-1].opcode == _PRECALL:
+        body = body[:-1]
     depth = 0
-    for ins in instrs[k + 1 : end]:
+    for ins in body:
         if ins.opcode in _SKIP:
             continue
         if ins.opcode in _JUMPS:
