@@ -39,7 +39,9 @@ from benchmarks import workloads as W
 from fad.parallel import map_chunks
 
 
-def best(thunk: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.process_time) -> float:
+def best(
+    thunk: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.process_time
+) -> float:
     t_best = float("inf")
     for _ in range(repeats):
         t0 = clock()
@@ -80,7 +82,8 @@ def rosen_grad(v: Any) -> Any:  # module level: pickled by reference to the work
 def cyc(v: Any) -> Any:
     n = len(v)
     return [
-        fad.math.sin(v[i]) * v[(i + 1) % n] + fad.math.exp(0.1 * v[(i + 7) % n]) * v[i]
+        fad.math.sin(v[i]) * v[(i + 1) % n]
+        + fad.math.exp(0.1 * v[(i + 7) % n]) * v[i]
         - fad.math.tanh(v[(i + 1) % n] * v[(i + 7) % n])
         for i in range(n)
     ]
@@ -96,19 +99,39 @@ def table(rows: list[list[str]]) -> None:
 
 def part1(B: int, sample: int, repeats: int) -> None:
     rng = np.random.default_rng(0)
-    rows = [["workload", "primal ops", "grad IR ops", "vmap total", "ns/primal op/pt",
-             "ns/IR op/pt", "loop of jit(grad)", "speed-up"]]
+    rows = [
+        [
+            "workload",
+            "primal ops",
+            "grad IR ops",
+            "vmap total",
+            "ns/primal op/pt",
+            "ns/IR op/pt",
+            "loop of jit(grad)",
+            "speed-up",
+        ]
+    ]
     jax_rows = []
     cases = []
     X = rng.uniform(-1.0, 1.0, size=(B, 100))
-    cases.append(("Rosenbrock n=100", rosen, (X,), (0,), lambda i: (X[i].tolist(),),
-                  W.count_ops(W.rosenbrock, X[0].tolist())))
+    cases.append(
+        (
+            "Rosenbrock n=100",
+            rosen,
+            (X,),
+            (0,),
+            lambda i: (X[i].tolist(),),
+            W.count_ops(W.rosenbrock, X[0].tolist()),
+        )
+    )
     w = W.mlp_init()
     P = np.array([W.MLP_DATA[i % len(W.MLP_DATA)] for i in range(B)]) + rng.normal(
-        0.0, 0.01, size=(B, 3))
+        0.0, 0.01, size=(B, 3)
+    )
     n_mlp = W.count_ops(lambda xs, m: mlp(xs[:-3], xs[-3:], m), [*w, *P[0].tolist()])
-    cases.append(("MLP per-example", mlp_point, (w, P), (None, 0),
-                  lambda i: (w, P[i].tolist()), n_mlp))
+    cases.append(
+        ("MLP per-example", mlp_point, (w, P), (None, 0), lambda i: (w, P[i].tolist()), n_mlp)
+    )
     for name, f, args, in_axes, point, n_ops in cases:
         g = fad.grad(f)
         vg = fad.jit(fad.vmap(g, in_axes=in_axes))
@@ -118,19 +141,28 @@ def part1(B: int, sample: int, repeats: int) -> None:
         t = best(lambda vg=vg, args=args: vg(*args), repeats)
         jg = fad.jit(g)
         ref = jg(*point(0))
-        got0 = [float(v) for v in (out[0] if not isinstance(out, list) else out[0])]
+        got0 = [float(v) for v in out[0]]
         assert np.allclose(got0, ref, rtol=1e-13, atol=1e-13), name
         pts = [point(i) for i in range(sample)]
         t_loop = best(lambda pts=pts, jg=jg: [jg(*p) for p in pts], max(1, repeats // 2))
         t_loop *= B / sample
         ir_ops = fad.make_ir(g)(*point(0)).n_ops
-        rows.append([
-            name, str(n_ops), str(ir_ops), f"{t * 1e3:.1f} ms (first {first * 1e3:.0f} ms)",
-            f"{t / B / n_ops * 1e9:.2f}", f"{t / B / ir_ops * 1e9:.2f}",
-            f"{t_loop * 1e3:.0f} ms", f"{t_loop / t:.0f}×",
-        ])
+        rows.append(
+            [
+                name,
+                str(n_ops),
+                str(ir_ops),
+                f"{t * 1e3:.1f} ms (first {first * 1e3:.0f} ms)",
+                f"{t / B / n_ops * 1e9:.2f}",
+                f"{t / B / ir_ops * 1e9:.2f}",
+                f"{t_loop * 1e3:.0f} ms",
+                f"{t_loop / t:.0f}×",
+            ]
+        )
         jax_rows.append((name, f, args, in_axes, t))
-    print(f"\n1. fad.jit(fad.vmap(fad.grad(f))) over B = {B} points (CPU time, best of {repeats})\n")
+    print(
+        f"\n1. fad.jit(fad.vmap(fad.grad(f))) over B = {B} points (CPU time, best of {repeats})\n"
+    )
     table(rows)
     try:
         import jax
@@ -146,20 +178,31 @@ def part1(B: int, sample: int, repeats: int) -> None:
     jrows = [["workload", "jax compile + first run", "jax run", "fad run", "fad / jax"]]
     for name, f, args, in_axes, t_fad in jax_rows:
         if f is rosen:
+
             def jf(v: Any) -> Any:
                 return W.rosenbrock([v[i] for i in range(100)], JM)
+
             jargs = (jnp.asarray(args[0]),)
         else:
+
             def jf(wv: Any, p: Any) -> Any:  # the same scalar code on jax values
                 return mlp([wv[i] for i in range(W.MLP_N_WEIGHTS)], [p[0], p[1], p[2]], JM)
+
             jargs = (jnp.asarray(args[0]), jnp.asarray(args[1]))
         jv = jax.jit(jax.vmap(jax.grad(jf), in_axes=in_axes))
         t0 = time.perf_counter()
         jv(*jargs).block_until_ready()
         comp = time.perf_counter() - t0
         tj = best(lambda jv=jv, jargs=jargs: jv(*jargs).block_until_ready(), 5)
-        jrows.append([name, f"{comp:.2f} s", f"{tj * 1e3:.1f} ms", f"{t_fad * 1e3:.1f} ms",
-                      f"{t_fad / tj:.1f}"])
+        jrows.append(
+            [
+                name,
+                f"{comp:.2f} s",
+                f"{tj * 1e3:.1f} ms",
+                f"{t_fad * 1e3:.1f} ms",
+                f"{t_fad / tj:.1f}",
+            ]
+        )
     print("\n   jax.jit(jax.vmap(jax.grad(f))), the same scalar code, float64\n")
     table(jrows)
 
@@ -175,13 +218,17 @@ def part2(B: int, repeats: int) -> None:
             t0 = time.perf_counter()
             map_chunks(f, X[: 2 * workers], executor=ex, n_chunks=2 * workers)  # spawn, record
             start = time.perf_counter() - t0
-            t = best(lambda ex=ex: map_chunks(f, X, executor=ex, n_chunks=2), repeats,
-                     time.perf_counter)
+            t = best(
+                lambda ex=ex: map_chunks(f, X, executor=ex, n_chunks=2), repeats, time.perf_counter
+            )
         times[workers] = t
-        rows.append([str(workers), f"{start * 1e3:.0f} ms", f"{t * 1e3:.0f} ms",
-                     f"{times[1] / t:.2f}×"])
-    print(f"\n2. the Rosenbrock-100 gradient at B = {B} points over a process pool "
-          f"(wall time, best of {repeats})\n")
+        rows.append(
+            [str(workers), f"{start * 1e3:.0f} ms", f"{t * 1e3:.0f} ms", f"{times[1] / t:.2f}×"]
+        )
+    print(
+        f"\n2. the Rosenbrock-100 gradient at B = {B} points over a process pool "
+        f"(wall time, best of {repeats})\n"
+    )
     table(rows)
 
 
@@ -200,10 +247,12 @@ def part3(repeats: int) -> None:
     tb = best(lambda: jr(x), repeats)
     tg = best(lambda: generic(x), repeats)
     ts = best(lambda: [vjp1(x, e) for e in eye], repeats)
-    rows = [["jacrev of a jitted 100 → 100 map", "time", "batched is faster by"],
-            [f"batched: one sweep (n_sweeps = {sweeps})", f"{tb * 1e3:.2f} ms", "1"],
-            ["ordinary path: 100 tape pullbacks", f"{tg * 1e3:.2f} ms", f"{tg / tb:.1f}×"],
-            ["100 runs of the jitted VJP, one seed each", f"{ts * 1e3:.2f} ms", f"{ts / tb:.1f}×"]]
+    rows = [
+        ["jacrev of a jitted 100 → 100 map", "time", "batched is faster by"],
+        [f"batched: one sweep (n_sweeps = {sweeps})", f"{tb * 1e3:.2f} ms", "1"],
+        ["ordinary path: 100 tape pullbacks", f"{tg * 1e3:.2f} ms", f"{tg / tb:.1f}×"],
+        ["100 runs of the jitted VJP, one seed each", f"{ts * 1e3:.2f} ms", f"{ts / tb:.1f}×"],
+    ]
     print(f"\n3. batched seeds (CPU time, best of {repeats})\n")
     table(rows)
 

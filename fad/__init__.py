@@ -1,6 +1,7 @@
 """fad: dual and codual numbers, automatic differentiation with a JAX-style API."""
 
 from fad import math as math
+from fad import parallel as parallel
 from fad import testing as testing
 from fad import tree as tree
 from fad import viz as viz
@@ -55,6 +56,7 @@ __all__ = [
     "linearize",
     "make_ir",
     "math",
+    "parallel",
     "primitive",
     "stop_gradient",
     "structurally_equal",

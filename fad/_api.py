@@ -1021,11 +1021,14 @@ def hessian(
     return _batched(fun, "hessian", argnums, has_aux, generic)
 
 
-def _batched(fun: Any, kind: str, argnums: Any, has_aux: bool, generic: Any) -> Any:
+def _batched(
+    fun: Callable[P, Any], kind: str, argnums: Any, has_aux: bool, generic: Callable[P, Any]
+) -> Callable[P, Any]:
     """``generic``, or for a ``fad.jit`` function its seeds in one batched sweep."""
     from fad._batched import batched_jacobian  # the jit layer (fad._batched)
 
-    return batched_jacobian(fun, kind, argnums, has_aux, generic)
+    out: Callable[P, Any] = batched_jacobian(fun, kind, argnums, has_aux, generic)
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ _RENAMES = {
 }
 
 UFUNC_PRIMITIVES: dict[str, Primitive] = {
-    **{name: prim for name, prim in P.REGISTRY.items()},
+    **dict(P.REGISTRY.items()),
     **{np_name: P.REGISTRY[name] for np_name, name in _RENAMES.items()},
 }
 """numpy ufunc name -> fad primitive, for every ufunc fad differentiates."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from fad._core import is_tracer, new_level
@@ -337,10 +337,7 @@ def _assemble(
         paths = _child_paths(t, len(v_children))
         return tree_unflatten(
             v_def,
-            [
-                stack(c, a, path + p)
-                for c, a, p in zip(v_children, s_children, paths, strict=True)
-            ],
+            [stack(c, a, path + p) for c, a, p in zip(v_children, s_children, paths, strict=True)],
         )
 
     return stack(template, out_axes, "")
@@ -367,8 +364,11 @@ def _unmapped(t: Any, columns: list[Any], path: str, fname: str) -> tuple[PyTree
                 "points of the batch; give it an output axis."
             )
             raise ValueError(msg)
-        vals.append(first.item() if hasattr(first, "item") and _np() is not None and
-                    isinstance(first, _np().generic) else first)
+        vals.append(
+            first.item()
+            if hasattr(first, "item") and _np() is not None and isinstance(first, _np().generic)
+            else first
+        )
     return tdef, vals
 
 
@@ -680,7 +680,7 @@ class Vmapped(Jitted[P, R]):
                 eager.extend(int(i) for i in pending)
                 break
             finite = np.ones(len(pending), dtype=bool)
-            for j, o in enumerate(outs):
+            for o in outs:
                 if type(o) is np.ndarray:
                     if o.dtype.kind != "f":
                         return None
@@ -689,9 +689,7 @@ class Vmapped(Jitted[P, R]):
                     return None
             good = ok & finite
             if len(pending) == n and good.all():
-                results = [
-                    o if type(o) is np.ndarray else np.full(n, o, dtype=float) for o in outs
-                ]
+                results = [o if type(o) is np.ndarray else np.full(n, o, dtype=float) for o in outs]
                 break
             where = pending[good]
             for j, o in enumerate(outs):
@@ -699,7 +697,8 @@ class Vmapped(Jitted[P, R]):
             bad = ok & ~finite
             eager.extend(int(i) for i in pending[bad])
             pending = pending[~ok]
-        assert o_def is not None and results is not None
+        assert o_def is not None
+        assert results is not None
         if eager:
             self.n_eager += len(eager)
             d, cols_e = self._loop(t_leaves, t_def, entries, eager)
@@ -744,7 +743,7 @@ class Vmapped(Jitted[P, R]):
                 for j, o in enumerate(piece):
                     if type(outs[j]) is np.ndarray:
                         outs[j][lo:hi] = o
-                    elif type(o) is np.ndarray or not o == outs[j]:  # pragma: no cover
+                    elif type(o) is np.ndarray or o != outs[j]:  # pragma: no cover
                         col = np.empty(n, dtype=float)
                         col[:lo] = outs[j]
                         col[lo:hi] = o
@@ -781,7 +780,7 @@ def vmap(
     out_axes: AxisSpec = 0,
     *,
     max_specializations: int = 8,
-) -> Vmapped[P, R]:
+) -> Vmapped[P, Any]:
     """Map ``fun`` over an axis of its arguments' arrays, as ``jax.vmap`` does.
 
     Each mapped argument's array leaves (numpy arrays, or lists of numbers standing in

@@ -85,7 +85,11 @@ def _first_argument(code: CodeType, cmp_at: int, call_at: int) -> bool:
             continue
         if ins.opcode in _JUMPS:
             return False
-        depth += dis.stack_effect(ins.opcode, ins.arg, jump=False) if ins.opcode >= dis.HAVE_ARGUMENT else dis.stack_effect(ins.opcode)
+        depth += (
+            dis.stack_effect(ins.opcode, ins.arg, jump=False)
+            if ins.opcode >= dis.HAVE_ARGUMENT
+            else dis.stack_effect(ins.opcode)
+        )
         if depth < 0:
             return False
     return depth == call.arg - 1
@@ -218,7 +222,7 @@ def cond(pred: Any, true_fun: Callable[..., T], false_fun: Callable[..., T], *op
     p, (rec, guard) = found
     try:
         other = false_fun(*operands) if c else true_fun(*operands)
-    except Exception:  # noqa: BLE001 - the other branch fails here: keep the guard
+    except Exception:
         rec.guards.append(guard)
         return taken
     t_leaves, t_def = tree_flatten(taken)

@@ -28,7 +28,7 @@ _worker_functions: dict[str, Callable[..., Any]] = {}
 def _run_chunk(key: str, payload: bytes, args: tuple[Any, ...]) -> Any:
     fn = _worker_functions.get(key)
     if fn is None:
-        fn = _worker_functions[key] = pickle.loads(payload)  # noqa: S301 - our own bytes
+        fn = _worker_functions[key] = pickle.loads(payload)
     return fn(*args)
 
 
@@ -52,8 +52,10 @@ def _join(parts: list[Any]) -> Any:
     leaves_list = []
     treedef = None
     for p in parts:  # a pytree of batched leaves: join leaf by leaf
-        leaves, d = tree_flatten(p, is_leaf=lambda y: isinstance(y, list) or (
-            np is not None and isinstance(y, np.ndarray)))
+        leaves, d = tree_flatten(
+            p,
+            is_leaf=lambda y: isinstance(y, list) or (np is not None and isinstance(y, np.ndarray)),
+        )
         treedef = d
         leaves_list.append(leaves)
     assert treedef is not None
@@ -107,10 +109,9 @@ def map_chunks(
     k = max(1, min(n_chunks, n))
     bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
     payload = pickle.dumps(fn)
-    key = hashlib.sha1(payload).hexdigest()  # noqa: S324 - a cache key, not security
+    key = hashlib.sha1(payload).hexdigest()
     pieces = [_split(b, bounds) for b in batches]
     futures = [
-        executor.submit(_run_chunk, key, payload, tuple(p[c] for p in pieces))
-        for c in range(k)
+        executor.submit(_run_chunk, key, payload, tuple(p[c] for p in pieces)) for c in range(k)
     ]
     return _join([f.result() for f in futures])

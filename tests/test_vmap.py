@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fad
+from fad._batched import BatchedJacobian
 from fad.parallel import map_chunks
 
 np = pytest.importorskip("numpy")
@@ -32,7 +34,7 @@ BINARY = ["add", "sub", "mul"]
 
 @st.composite
 def programs(draw: Any) -> list[tuple[Any, ...]]:
-    steps = []
+    steps: list[tuple[Any, ...]] = []
     for k in range(draw(st.integers(2, 7))):
         kind = draw(st.sampled_from(["unary", "binary", "branch", "where"]))
         i = draw(st.integers(0, k + 1))
@@ -79,7 +81,8 @@ def test_vmap_grad_of_random_programs_equals_the_loop(
     # numpy's sin/cos/exp/tanh/atan may differ from libm's by an ulp: 1e-15 per call
     rel = 1e-15 * (1 + 2 * sum(s[0] == "unary" for s in steps))
     for k in range(len(xs)):
-        assert close(got[0][k], want[k][0], rel) and close(got[1][k], want[k][1], rel)
+        assert close(got[0][k], want[k][0], rel)
+        assert close(got[1][k], want[k][1], rel)
     # lists give the same numbers as arrays
     got_l = fad.vmap(g)(xs, ys)
     assert got_l == (got[0].tolist(), got[1].tolist())
@@ -204,7 +207,7 @@ def test_composition_orders() -> None:
     b = fad.jit(fad.vmap(g, in_axes=(None, 0)))(w, data)
     c = fad.vmap(fad.jit(g), in_axes=(None, 0))(w, data)
     for got in (a, b, c):  # a per-point list of numbers stacks as rows of an array
-        assert got.tolist() == want
+        assert np.asarray(got).tolist() == want
     assert fad.vmap(g, in_axes=(None, 0))(w, data.tolist()) == want  # lists: lists
 
     # tracers in an unmapped argument: the loss of the batch, differentiated
@@ -241,7 +244,9 @@ def test_the_cap_falls_back_to_the_loop() -> None:
 
 def cyc(v: Any) -> Any:
     n = len(v)
-    return [fad.math.sin(v[i]) * v[(i + 1) % n] - fad.math.exp(0.1 * v[(i + 3) % n]) for i in range(n)]
+    return [
+        fad.math.sin(v[i]) * v[(i + 1) % n] - fad.math.exp(0.1 * v[(i + 3) % n]) for i in range(n)
+    ]
 
 
 def test_jacobians_of_a_jitted_map_take_one_batched_sweep() -> None:
@@ -249,22 +254,27 @@ def test_jacobians_of_a_jitted_map_take_one_batched_sweep() -> None:
     jf = fad.jit(cyc)
     for transform in (fad.jacrev, fad.jacfwd):
         jac = transform(jf)
+        assert isinstance(jac, BatchedJacobian)
         got = jac(x)
-        assert jac.n_sweeps == 1 and jac.n_generic == 0
+        assert jac.n_sweeps == 1
+        assert jac.n_generic == 0
         want = transform(cyc)(x)
         assert np.allclose(got, want, rtol=1e-15, atol=0)
 
     def s(v: Any) -> Any:
-        return sum(a * fad.math.sin(b) for a, b in zip(v, v[1:], strict=False))
+        return sum(a * fad.math.sin(b) for a, b in itertools.pairwise(v))
 
     h = fad.hessian(fad.jit(s))
+    assert isinstance(h, BatchedJacobian)
     assert np.allclose(h(x[:10]), fad.hessian(s)(x[:10]), rtol=1e-15, atol=1e-300)
     assert h.n_sweeps == 1
     assert np.allclose(fad.jacrev(jf)(np.array(x[:3])), fad.jacrev(cyc)(np.array(x[:3])))
     # the ordinary path where the batched one does not apply (int leaves)
     jac = fad.jacrev(jf)
+    assert isinstance(jac, BatchedJacobian)
     assert np.allclose(jac([1, 2, 3]), fad.jacrev(cyc)([1.0, 2.0, 3.0]))
-    assert jac.n_generic == 1 and jac.n_sweeps == 0
+    assert jac.n_generic == 1
+    assert jac.n_sweeps == 0
 
 
 # --- chunks over processes ---------------------------------------------------------------
