@@ -17,7 +17,7 @@ import hashlib
 import pickle
 import sys
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 __all__ = ["map_chunks"]
@@ -84,6 +84,7 @@ def map_chunks(
 
     Raises:
         ValueError: for batches of different lengths or ``n_chunks < 1``.
+        TypeError: if ``fn`` does not pickle (for an executor of processes).
 
     Example:
         >>> from concurrent.futures import ThreadPoolExecutor
@@ -108,10 +109,22 @@ def map_chunks(
     n = sizes[0]
     k = max(1, min(n_chunks, n))
     bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
-    payload = pickle.dumps(fn)
-    key = hashlib.sha1(payload).hexdigest()
     pieces = [_split(b, bounds) for b in batches]
+    if isinstance(executor, ThreadPoolExecutor):  # one process: nothing to pickle
+        futures = [executor.submit(fn, *(p[c] for p in pieces)) for c in range(k)]
+        return _join([f.result() for f in futures])
+    try:
+        payload = pickle.dumps(fn)
+    except (pickle.PicklingError, AttributeError, TypeError) as e:
+        msg = (
+            f"fad.parallel.map_chunks: fn does not pickle ({e}), so it cannot be sent to "
+            "worker processes. Define the function (and its gradient, "
+            "def g(x): return fad.grad(f)(x)) at module level, and vmap that."
+        )
+        raise TypeError(msg) from None
+    key = hashlib.sha1(payload).hexdigest()
     futures = [
-        executor.submit(_run_chunk, key, payload, tuple(p[c] for p in pieces)) for c in range(k)
+        executor.submit(_run_chunk, key, payload, tuple(p[c] for p in pieces))
+        for c in range(k)
     ]
     return _join([f.result() for f in futures])

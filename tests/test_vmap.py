@@ -289,6 +289,8 @@ def test_map_chunks_over_two_processes() -> None:
     f = fad.vmap(point_grad)
     with ProcessPoolExecutor(2) as ex:
         got = map_chunks(f, batch, executor=ex, n_chunks=2)
-    assert got.tolist() == f(batch).tolist()
+        assert got.tolist() == f(batch).tolist()
+        with pytest.raises(TypeError, match="does not pickle"):
+            map_chunks(fad.vmap(lambda v: v), batch, executor=ex, n_chunks=2)
     with pytest.raises(ValueError, match="differ in length"):
         map_chunks(f, batch, batch[:3], executor=ex, n_chunks=2)
