@@ -13,6 +13,8 @@ run). Every ratio of a table is measured in the same run, the calls interleaved
 3. ``fad.jit(fad.hessian(f))`` against ``fad.hessian(f)`` on Rosenbrock-30.
 4. The cost of one guard in emitted code: a program of 2,000 additions with and
    without a comparison guarding each.
+5. With jax installed: end to end (compile + N calls) against
+   ``jax.jit(jax.grad(f))`` on Rosenbrock n = 1001 (8,000 primal operations).
 """
 
 from __future__ import annotations
@@ -162,15 +164,75 @@ def guard_cost(repeats: int, k: int = 2000) -> None:
     )
 
 
+def jax_comparison(n: int, repeats: int) -> None:
+    """End to end (compile + N calls) against ``jax.jit(jax.grad(f))``, if jax is here."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        print("\n## jax: not installed, comparison skipped")
+        return
+    jax.config.update("jax_enable_x64", True)
+    xs = [0.5 + 1.0 / (i + 2) for i in range(n)]
+
+    def f(v: list[Any]) -> Any:
+        return rosenbrock(v, fad.math)
+
+    def f_jax(v: list[Any]) -> Any:
+        return rosenbrock(v, jnp)
+
+    t0 = time.perf_counter()
+    fj = fad.jit(fad.grad(f))
+    fj(xs)
+    fad_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jj = jax.jit(jax.grad(f_jax))
+    out = jj(xs)
+    jax.block_until_ready(out)
+    jax_compile = time.perf_counter() - t0
+    assert max(abs(float(a) - b) for a, b in zip(out, fj(xs), strict=True)) < 1e-9
+
+    def jax_call() -> None:
+        jax.block_until_ready(jj(xs))
+
+    t = _time({"fad": lambda: fj(xs), "jax": jax_call}, repeats)
+    ops = fj.specializations[0].ir.n_ops
+    print(f"\n## Against jax.jit(jax.grad(f)), Rosenbrock n = {n} ({8 * (n - 1)} primal ops)\n")
+    print("| | compile + first call, s | per call, ms |")
+    print("|---|---:|---:|")
+    print(f"| fad.jit(fad.grad(f)) ({ops} ops) | {fad_compile:.2f} | {t['fad'] * 1e3:.3f} |")
+    print(f"| jax.jit(jax.grad(f)) | {jax_compile:.2f} | {t['jax'] * 1e3:.3f} |")
+    fad_total = [fad_compile + k * t["fad"] for k in (1, 10**4)]
+    jax_total = [jax_compile + k * t["jax"] for k in (1, 10**4)]
+    print(
+        f"\nend to end, N = 1: fad {fad_total[0]:.2f} s, jax {jax_total[0]:.2f} s; "
+        f"N = 10^4: fad {fad_total[1]:.2f} s, jax {jax_total[1]:.2f} s"
+    )
+    if t["fad"] > t["jax"] and fad_compile < jax_compile:
+        crossover = (jax_compile - fad_compile) / (t["fad"] - t["jax"])
+        print(f"crossover: jax is ahead from N = {crossover:.0f} calls on")
+    elif fad_compile < jax_compile:
+        print("fad is ahead for every N")
+    else:
+        print("jax is ahead for every N")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
+    parser.add_argument("--no-jax", action="store_true", help="skip the jax comparison")
+    parser.add_argument(
+        "--large", action="store_true", help="also compile 10^6 operations (~15 s, 1 GB)"
+    )
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
     run_time(10**3 if args.quick else 10**4, repeats)
-    compile_cost([91, 910] if args.quick else [91, 910, 9091])
+    sizes = [91, 910] if args.quick else [91, 910, 9091]
+    compile_cost([*sizes, 90910] if args.large else sizes)
     hessian_speed(repeats)
     guard_cost(repeats)
+    if not args.no_jax:
+        jax_comparison(1001, repeats)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,15 @@ class Table:
         self.callee = callee
         self.integral_pow_inline = integral_pow_inline
 
+    def guard(self, predicate: str, outcome: bool, index: int) -> str:
+        """The statement checking guard ``index``: ``predicate`` must be ``outcome``.
+
+        On numbers (and tracers) an ``if`` that raises :class:`GuardFailed`; a batched
+        table may override it (to partition a batch by outcome, say).
+        """
+        cond = f"not {predicate}" if outcome else predicate
+        return f"    if {cond}:\n        raise GuardFailed({index})"
+
     def template(self, prim: Primitive, consts: list[Any]) -> str | None:
         """The template for ``prim`` with these argument constants (None: variables)."""
         name = prim.name
@@ -100,11 +109,6 @@ class Table:
         if t is not None and t.count("{") == len(consts):
             return t
         return None
-
-    def guard_text(self, cond: str, k: int, outcome: bool) -> str:
-        """The statement checking guard ``k``: predicate ``cond`` must be ``outcome``."""
-        test = f"not ({cond})" if outcome else f"{cond}"
-        return f"    if {test}:\n        raise GuardFailed({k})"
 
 
 FLOAT_TABLE = Table("float", _INFIX, lambda prim: prim.impl)
@@ -286,7 +290,7 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             g = guard_of.get(var)
             if g is not None and last_chunk[var] == -1:
                 k, outcome = g
-                lines.append(table.guard_text(expr, k, outcome))
+                lines.append(table.guard(f"({expr})", outcome, k))
                 continue
             crosses = last_chunk[var] > c
             if crosses:
@@ -298,7 +302,7 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             lines.append(f"    {s} = {expr}")
             if g is not None:
                 k, outcome = g
-                lines.append(table.guard_text(s, k, outcome))
+                lines.append(table.guard(s, outcome, k))
             if crosses:
                 lines.append(f"    m[{mslot[var]}] = {s}")
         if c == n_chunks - 1:

@@ -177,13 +177,14 @@ def _identity(
     return None
 
 
-def simplify(ir: IR, *, cse: bool = True) -> IR:
+def simplify(ir: IR, *, rewrite: bool = True) -> IR:
     """The same program, smaller: identities, constants, common subexpressions, dead code.
 
-    With ``cse=False`` common subexpressions are kept apart: a program run on tracers
-    then makes the very operations the eager program makes, so that its derivatives
-    sum their terms in the same order (bitwise equal); merged, ``g₁·d + g₂·d`` would
-    become ``(g₁ + g₂)·d``.
+    With ``rewrite=False`` only constants are folded and dead code dropped: a program
+    run on tracers then makes the very operations the eager program makes, in the
+    same order, so that a reverse sweep over it sums each adjoint's terms in the same
+    order (bitwise equal); merged or reordered, ``g₁·d + g₂·d`` would become
+    ``(g₁ + g₂)·d``.
 
     Equations whose arguments are all constants are evaluated (their value is a
     constant); ``neg (neg x)`` is ``x``; equations with the same primitive and the
@@ -223,7 +224,7 @@ def simplify(ir: IR, *, cse: bool = True) -> IR:
 
     def add_eq(prim: Primitive, atoms: tuple[int, ...], t: type) -> int:
         key: tuple[Primitive, tuple[int, ...]] | None = None
-        if cse:
+        if rewrite:
             key = (prim, atoms)
             try:
                 found = seen.get(key)
@@ -236,7 +237,7 @@ def simplify(ir: IR, *, cse: bool = True) -> IR:
         out_prims.append(prim)
         out_args.append(atoms)
         out_types.append(t)
-        if cse and key is not None:
+        if rewrite and key is not None:
             seen[key] = var
         if prim.name == "neg" and t is float:
             negof[var] = atoms[0]
@@ -247,8 +248,8 @@ def simplify(ir: IR, *, cse: bool = True) -> IR:
         prim = prims[i]
         name = prim.name
         t = types[n_in + i]
-        target = _identity(name, atoms, consts, out_types)
-        if target is None and t is float and len(atoms) <= 2:  # exact sign rewrites
+        target = _identity(name, atoms, consts, out_types) if rewrite else None
+        if rewrite and target is None and t is float and len(atoms) <= 2:  # signs
             if name == "mul":
                 a, b = atoms
                 if _minus_one(a, consts) and b >= 0 and out_types[b] is float:

@@ -76,10 +76,11 @@ class Specialization:
     def tracer_program(self) -> Program:
         """The compiled code on tracers (fad primitives called on the values)."""
         if self._tracer_program is None:
-            # no common subexpressions: the derivatives then sum as the eager ones do
-            ir = self.ir if self._raw is None else simplify(self._raw, cse=False)
-            assert ir is not None, "an unpickled specialization runs on numbers only"
-            self._tracer_program = emit(schedule(ir), TRACER_TABLE, self.label)
+            # The eager operations in the eager order (dead code aside): derivatives
+            # taken through this program then sum their terms as the eager ones do.
+            assert self._raw is not None, "an unpickled specialization runs on numbers only"
+            ir = simplify(self._raw, rewrite=False)
+            self._tracer_program = emit(ir, TRACER_TABLE, self.label)
         return self._tracer_program
 
     @property
@@ -394,6 +395,12 @@ class Jitted(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<fad.jit of {self._name}: {len(self.specializations)} specializations>"
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """As a method: bound to ``instance``, which is then a static leaf of the key."""
+        if instance is None:
+            return self
+        return functools.partial(self, instance)
 
 
 def _rebuild(

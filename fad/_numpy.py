@@ -174,9 +174,9 @@ def _callee(prim: Primitive) -> Any:
 
 
 class _NumpyTable(Table):
-    def guard_text(self, cond: str, k: int, outcome: bool) -> str:
-        test = f"({cond})" if outcome else f"~({cond})"
-        return f"    L[-1][{k}] = {test}"
+    def guard(self, predicate: str, outcome: bool, index: int) -> str:
+        test = f"{predicate}" if outcome else f"({predicate}) == False"
+        return f"    L[-1][{index}] = {test}"
 
 
 _NP_INFIX = {k: v for k, v in _INFIX.items() if k not in ("truth", "select")}

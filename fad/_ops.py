@@ -22,6 +22,7 @@ from fad._core import bind, is_tracer, primal_value
 __all__ = [
     "BINARY_OPERATORS",
     "TracerOps",
+    "compare",
     "conversion_error",
     "register_decider",
     "structurally_equal",
@@ -93,6 +94,7 @@ def _decision_operand(value: Any) -> Any:
 
 
 def _compare(name: str, op: Any, x: Any, y: Any) -> bool:
+    """``op(x, y)`` on the values under the tracers, or a decider's outcome."""
     a = _decision_operand(x)
     b = _decision_operand(y)
     ta = type(a)
@@ -175,23 +177,42 @@ class TracerOps:
 
     # Comparisons and truth act on the primal and return plain bools, so that
     # ordinary control flow works under every transform. A tracer class that records
-    # decisions (jit's recorder, see ``register_decider``) is asked for the outcome.
+    # decisions (jit's recorder, see ``register_decider``) is asked for the outcome;
+    # such a class defines its own comparisons (reading ``.primal`` may record).
     def __eq__(self, other: object) -> bool:
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a == other  # one tracer over a float against a number: the common case
         return _compare("eq", operator.eq, self, other)
 
     def __ne__(self, other: object) -> bool:
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a != other  # one tracer over a float against a number: the common case
         return _compare("ne", operator.ne, self, other)
 
     def __lt__(self, other: Any) -> bool:
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a < other  # one tracer over a float against a number: the common case
         return _compare("lt", operator.lt, self, other)
 
     def __le__(self, other: Any) -> bool:
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a <= other  # one tracer over a float against a number: the common case
         return _compare("le", operator.le, self, other)
 
     def __gt__(self, other: Any) -> bool:
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a > other  # one tracer over a float against a number: the common case
         return _compare("gt", operator.gt, self, other)
 
     def __ge__(self, other: Any) -> bool:
+        a = self.primal
+        if type(a) is float and (type(other) is float or type(other) is int):
+            return a >= other  # one tracer over a float against a number: the common case
         return _compare("ge", operator.ge, self, other)
 
     def __bool__(self) -> bool:
@@ -261,3 +282,6 @@ def structurally_equal(a: Any, b: Any) -> bool:
     if callable(a):
         return a is b
     return bool(a == b) or (a != a and b != b)  # NaN equals NaN here
+
+
+compare = _compare  # for decider classes, whose comparisons skip the fast path above

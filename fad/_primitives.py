@@ -269,6 +269,8 @@ def _copysign_dx(ans: Any, x: Any, y: Any) -> Any:
     # through primal_value, so that fad.jit records them rather than bakes them in.
     if x == 0:
         return 0.0
+    if type(x) is float and type(y) is float:
+        return math.copysign(1.0, x) * math.copysign(1.0, y)
     return copysign(1.0, x) * copysign(1.0, y)
 
 

@@ -245,6 +245,20 @@ def test_structure_static_and_bad_input() -> None:
         fad.jit(fad.math.log)(-1.0)
 
 
+def test_a_method() -> None:
+    class Model:
+        def __init__(self, w: float) -> None:
+            self.w = w
+
+        @fad.jit
+        def loss(self, x: Any) -> Any:
+            return (x - self.w) ** 2
+
+    m = Model(1.0)
+    assert [m.loss(3.0), m.loss(2.0), Model(2.0).loss(3.0)] == [4.0, 1.0, 1.0]
+    assert fad.grad(m.loss)(3.0) == 4.0
+
+
 def test_side_effects_run_when_recording() -> None:
     seen: list[Any] = []
 

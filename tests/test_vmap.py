@@ -107,6 +107,15 @@ def test_points_on_both_sides_of_a_branch_are_partitioned() -> None:
     assert vg.n_eager == 0
 
 
+def test_a_branch_on_an_unmapped_argument() -> None:
+    f = fad.vmap(lambda w, x: x * w if w > 0 else -x, in_axes=(None, 0))
+    assert f(-1.0, np.array([1.0, 2.0])).tolist() == [-1.0, -2.0]
+    assert f(2.0, np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
+    assert f(-3.0, np.array([1.0, 2.0])).tolist() == [-1.0, -2.0]
+    assert len(f.specializations) == 2
+    assert f.n_eager == 0
+
+
 def test_a_branch_written_with_where_records_once() -> None:
     def f(x: Any) -> Any:
         return fad.where(x > 0, fad.math.sin(x) * x, x * x * x)

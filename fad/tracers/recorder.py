@@ -31,7 +31,7 @@ from typing import Any
 from fad import _primitives as P
 from fad._core import Primitive, bind, is_tracer, register_tracer
 from fad._ir import COMPARISONS, IR, Guard
-from fad._ops import TracerOps, register_decider
+from fad._ops import TracerOps, compare, register_decider
 
 __all__ = ["Recorded", "Recording", "concrete"]
 
@@ -254,6 +254,31 @@ class Recorded(TracerOps):
             return rec.decide(name, (rec.atom(a),), bool(va))
         vb = b.value if type(b) is cls and b.recording is rec else b
         return rec.decide(name, (rec.atom(a), rec.atom(b)), _DECIDE[name](va, vb))
+
+    # Comparisons go to the decision machinery directly (TracerOps' fast path would
+    # read .primal, which records an equality guard).
+    def __eq__(self, other: object) -> bool:
+        return compare("eq", operator.eq, self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return compare("ne", operator.ne, self, other)
+
+    def __lt__(self, other: Any) -> bool:
+        return compare("lt", operator.lt, self, other)
+
+    def __le__(self, other: Any) -> bool:
+        return compare("le", operator.le, self, other)
+
+    def __gt__(self, other: Any) -> bool:
+        return compare("gt", operator.gt, self, other)
+
+    def __ge__(self, other: Any) -> bool:
+        return compare("ge", operator.ge, self, other)
+
+    __hash__ = None  # equal by value, so unhashable (as every tracer)
+
+    def __bool__(self) -> bool:
+        return self.decide("truth", self, None)
 
     def __float__(self) -> float:
         self.recording.equal_guard(self)
