@@ -60,12 +60,18 @@ UFUNC_PRIMITIVES: dict[str, Primitive] = {
 _REVERSE = {prim.name: np_name for np_name, prim in UFUNC_PRIMITIVES.items()}
 
 
+class NoPrimitiveError(AttributeError, TypeError):
+    """A numpy ufunc fad has no primitive for (an AttributeError, so ``hasattr`` is
+    False, and a TypeError, as the issue asks of a function fad cannot differentiate)."""
+
+
 def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
     """The method ``x.<name>`` numpy calls for the ufunc ``name`` on an object array.
 
     Raises:
         AttributeError: for a name that is no numpy ufunc.
-        TypeError: for a numpy ufunc fad has no primitive for (the message says so).
+        NoPrimitiveError: for a numpy ufunc fad has no primitive for (a TypeError and
+            an AttributeError; the message says so).
     """
     prim = UFUNC_PRIMITIVES.get(name)
     if prim is not None:
@@ -78,7 +84,7 @@ def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
             f"{type(x).__name__}; there is no fad.math.{name}. Write it with fad.math "
             "functions (or fad.primitive for a new one)."
         )
-        raise TypeError(msg)
+        raise NoPrimitiveError(msg)
     raise AttributeError(f"{type(x).__name__!r} object has no attribute {name!r}")
 
 
