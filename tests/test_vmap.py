@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -303,3 +304,20 @@ def test_map_chunks_over_two_processes() -> None:
             map_chunks(fad.vmap(lambda v: v), batch, executor=ex, n_chunks=2)
     with pytest.raises(ValueError, match="differ in length"):
         map_chunks(f, batch, batch[:3], executor=ex, n_chunks=2)
+
+
+def test_without_numpy_lists_stand_in_for_arrays() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import fad\n"
+        "g = fad.vmap(fad.grad(lambda x: fad.where(x > 0, x * x, -x)))\n"
+        "assert g([1.0, -2.0, 3.0]) == [2.0, -1.0, 6.0], g([1.0, -2.0, 3.0])\n"
+        "assert fad.vmap(lambda v: v[0] * v[1])([[1.0, 2.0], [3.0, 4.0]]) == [2.0, 12.0]\n"
+        "assert 'numpy' not in sys.modules or sys.modules['numpy'] is None\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=str(Path(fad.__file__).parent.parent)
+    )
