@@ -23,8 +23,9 @@ of numbers becomes a list of B lists).
 from __future__ import annotations
 
 import gc
+import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from fad._core import is_tracer, new_level
@@ -501,9 +502,27 @@ class Vmapped(Jitted[P, R]):
         self._name = getattr(fun, "__name__", "fun")
 
     def __reduce__(self) -> Any:
+        # ``fun`` by reference, and each recorded program that pickles (its numpy
+        # source and the objects it names), keyed by an example of the per-point
+        # structure: a worker process then runs without recording again.
+        cache = []
+        for (t_def, kinds), specs in self._cache.items():
+            example = tree_unflatten(t_def, [0.0] * t_def.num_leaves)
+            kept = []
+            for spec in specs:
+                batched = self._programs.get(id(spec))
+                if batched is None:
+                    continue
+                try:
+                    pickle.dumps((spec, batched.program))
+                except (pickle.PicklingError, TypeError, AttributeError):
+                    continue
+                kept.append((spec, batched.program))
+            if kept:
+                cache.append((example, kinds, kept))
         return (
             _rebuild_vmapped,
-            (self.fun, self.in_axes, self.out_axes, self.max_specializations),
+            (self.fun, self.in_axes, self.out_axes, self.max_specializations, cache),
         )
 
     def __repr__(self) -> str:
@@ -758,9 +777,19 @@ def _all_floats(x: Any) -> bool:
 
 
 def _rebuild_vmapped(
-    fun: Callable[..., Any], in_axes: AxisSpec, out_axes: AxisSpec, cap: int
+    fun: Callable[..., Any],
+    in_axes: AxisSpec,
+    out_axes: AxisSpec,
+    cap: int,
+    cache: Sequence[tuple[Any, Any, list[tuple[Specialization, Program]]]] = (),
 ) -> Vmapped[..., Any]:
-    return Vmapped(fun, in_axes, out_axes, cap)
+    v: Vmapped[..., Any] = Vmapped(fun, in_axes, out_axes, cap)
+    for example, kinds, kept in cache:
+        specs = v._cache.setdefault((tree_flatten(example)[1], kinds), [])
+        for spec, program in kept:
+            specs.append(spec)
+            v._programs[id(spec)] = _Batched(spec, program)
+    return v
 
 
 def _check_axes(spec: AxisSpec, name: str) -> None:

@@ -3,9 +3,10 @@
 :func:`map_chunks` cuts the batch (numpy arrays or lists, along axis 0) into
 ``n_chunks`` contiguous chunks, submits ``fn`` once per chunk to an executor with the
 ``concurrent.futures`` interface, and joins the results in order. ``fn`` is usually a
-:func:`fad.vmap` (or ``fad.jit(fad.vmap(...))``): it is pickled once, as bytes, and
-each worker unpickles it once and keeps it (keyed by those bytes), so every chunk a
-worker runs after its first reuses the same compiled program.
+:func:`fad.vmap` (or ``fad.jit(fad.vmap(...))``): it is pickled once, as bytes, with
+the numpy programs it has recorded so far (call it once on a small slice first, and
+the workers never record), and each worker unpickles it once and keeps it (keyed by
+those bytes), so every chunk a worker runs reuses the same compiled program.
 
 With Dask, ``distributed.Client(...).get_executor()`` is such an executor; the same
 call works unchanged.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,11 @@ def point_grad(v: Any) -> Any:
 def test_map_chunks_over_two_processes() -> None:
     batch = np.array([[0.1 * i, 1.0 + 0.2 * i] for i in range(20)])
     f = fad.vmap(point_grad)
+    f(batch[:2])  # recorded here: the programs travel with the pickled function
+    g = pickle.loads(pickle.dumps(f))
+    assert len(g.specializations) == len(f.specializations) == 1
+    assert g(batch).tolist() == f(batch).tolist()
+    assert g.n_recordings == 0
     with ProcessPoolExecutor(2) as ex:
         got = map_chunks(f, batch, executor=ex, n_chunks=2)
         assert got.tolist() == f(batch).tolist()
