@@ -1,6 +1,7 @@
 """fad: dual and codual numbers, automatic differentiation with a JAX-style API."""
 
 from fad import math as math
+from fad import parallel as parallel
 from fad import sparse as sparse
 from fad import special as special
 from fad import testing as testing
@@ -41,6 +42,9 @@ from fad._ops import structurally_equal as structurally_equal
 from fad._sparse_ad import sparse_hessian as sparse_hessian
 from fad._sparse_ad import sparse_jacobian as sparse_jacobian
 from fad._taylor import taylor as taylor
+from fad._vmap import vmap as vmap
+from fad._where import cond as cond
+from fad._where import where as where
 from fad.tracers.codual import Codual as Codual
 from fad.tracers.dual import Dual as Dual
 from fad.tracers.jet import Jet as Jet
@@ -59,6 +63,7 @@ __all__ = [
     "TracerOps",
     "UnexpectedTracerError",
     "checkpoint",
+    "cond",
     "custom_jvp",
     "custom_root",
     "custom_vjp",
@@ -77,6 +82,7 @@ __all__ = [
     "linearize",
     "make_ir",
     "math",
+    "parallel",
     "primitive",
     "scan",
     "sparse",
@@ -93,5 +99,7 @@ __all__ = [
     "value_and_grad",
     "viz",
     "vjp",
+    "vmap",
+    "where",
     "while_loop",
 ]

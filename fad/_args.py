@@ -309,3 +309,10 @@ def _scalar_output(out: Any, fname: str) -> None:
             f"returned a {type(out).__name__} ({out!r}). Use fad.jacfwd for other outputs."
         )
         raise TypeError(msg)
+
+
+def batched(fun: Any, kind: str, argnums: Any, has_aux: bool, generic: Any) -> Any:
+    """``generic``, or for a ``fad.jit`` function its seeds in one batched sweep."""
+    from fad._batched import batched_jacobian  # the jit layer, imported on first use
+
+    return batched_jacobian(fun, kind, argnums, has_aux, generic)

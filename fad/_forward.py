@@ -23,6 +23,7 @@ from fad._args import (
     _scalar_output,
     _select,
     _split_aux,
+    batched,
 )
 from fad._core import check_live, new_level
 from fad._taylor import taylor
@@ -177,7 +178,7 @@ def jacfwd(
         >>> fad.jacfwd(lambda v: [v[0] * v[1], v[1]])([2.0, 5.0])
         [[5.0, 2.0], [0.0, 1.0]]
     """
-    return _Jacfwd(fun, argnums, has_aux)
+    return batched(fun, "jacfwd", argnums, has_aux, _Jacfwd(fun, argnums, has_aux))  # type: ignore[no-any-return]
 
 
 class _Jacfwd(Transformed):

@@ -496,6 +496,8 @@ def jit(
     if not callable(fun):
         msg = f"fad.jit expects a function as its first argument, not {type(fun).__name__} {fun!r}."
         raise TypeError(msg)
+    if getattr(fun, "_compiles_itself", False) and not static_argnums and not static_argnames:
+        return fun  # type: ignore[return-value]  # fad.vmap: already a compiled Jitted
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):

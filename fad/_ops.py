@@ -371,6 +371,21 @@ class TracerOps:
     def __index__(self) -> int:
         raise conversion_error(self, "int")
 
+    def __getattr__(self, name: str) -> Any:
+        # numpy calls x.sin() for np.sin on object arrays: the registry's primitives
+        # by numpy's names (fad._numpy); only names missing from the class get here.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from fad._numpy import ufunc_method
+
+        return ufunc_method(self, name)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # np.copysign(tracer, y) and friends: the primitive of the ufunc (fad._numpy)
+        from fad._numpy import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
 
 def structurally_equal(a: Any, b: Any) -> bool:
     """Whether ``a`` and ``b`` are the same value, tracer structure included.

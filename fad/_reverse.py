@@ -25,6 +25,7 @@ from fad._args import (
     _params,
     _select,
     _split_aux,
+    batched,
 )
 from fad._core import check_live, is_tracer, new_level
 from fad.tracers.codual import Codual
@@ -594,7 +595,8 @@ def jacrev(
         >>> fad.jacrev(lambda v: [v[0] * v[1], v[1]], mode="naive")([2.0, 5.0])
         [[5.0, 2.0], [0.0, 1.0]]
     """
-    return _Jacrev(fun, argnums, has_aux, mode)
+    generic = _Jacrev(fun, argnums, has_aux, mode)
+    return batched(fun, "jacrev", argnums, has_aux, generic)  # type: ignore[no-any-return]
 
 
 class _Jacrev(Transformed):
@@ -659,7 +661,8 @@ def hessian(
         >>> fad.hessian(lambda v: v[0] ** 2 * v[1])([1.0, 3.0])
         [[6.0, 2.0], [2.0, 0.0]]
     """
-    return _Hessian(fun, argnums, has_aux, mode)
+    generic = _Hessian(fun, argnums, has_aux, mode)
+    return batched(fun, "hessian", argnums, has_aux, generic)  # type: ignore[no-any-return]
 
 
 class _Hessian(Transformed):

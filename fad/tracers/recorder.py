@@ -20,9 +20,11 @@ values) all become equations.
 
 from __future__ import annotations
 
+import collections
 import operator
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +45,34 @@ _DECIDE = {
     "gt": operator.gt,
     "ge": operator.ge,
 }
+
+
+_recent = threading.local()
+
+
+def recent_decisions() -> collections.deque[tuple[Recording, Guard, int, Any, int]]:
+    """The latest guards of this thread: ``(recording, guard, id(frame), code, lasti)``.
+
+    The site is the innermost user frame and its instruction (the comparison), so that
+    ``fad.where`` / ``fad.cond`` can tell the guard of their own condition argument.
+    """
+    d: collections.deque[tuple[Recording, Guard, int, Any, int]] | None = getattr(
+        _recent, "d", None
+    )
+    if d is None:
+        d = _recent.d = collections.deque(maxlen=64)
+    return d
+
+
+def _note_site(rec: Recording, guard: Guard, depth: int) -> None:
+    try:
+        frame: Any = sys._getframe(depth)
+    except ValueError:  # pragma: no cover - shallow stack
+        return
+    while frame is not None and frame.f_code.co_filename.startswith((_FAD_DIR, "<fad")):
+        frame = frame.f_back
+    if frame is not None:
+        recent_decisions().append((rec, guard, id(frame), frame.f_code, frame.f_lasti))
 
 
 def user_line(depth: int = 2) -> str:
@@ -133,7 +163,9 @@ class Recording:
 
     def guard(self, var: int, outcome: bool) -> None:
         """Record that the predicate ``var`` had value ``outcome``."""
-        self.guards.append(Guard(var, outcome, user_line(3)))
+        g = Guard(var, outcome, user_line(3))
+        self.guards.append(g)
+        _note_site(self, g, 2)
 
     def decide(self, name: str, atoms: tuple[int, ...], outcome: Any) -> bool:
         """Record a predicate equation and its guard; return the outcome as a bool."""

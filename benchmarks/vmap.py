@@ -1,0 +1,275 @@
+"""fad.vmap: one compiled numpy program over a batch, against a loop of jitted calls.
+
+Run from the repository root: ``python benchmarks/vmap.py`` (``--quick`` for a short
+run). Every ratio is measured in the same run; times are the best of a few repeats
+of the process's CPU time (wall time for the process pool).
+
+1. ``fad.jit(fad.vmap(fad.grad(f)))`` over B = 10⁴ points, for Rosenbrock n = 100
+   (the scalar loop of ``benchmarks/workloads.py``) and the per-example loss of the
+   2-16-16-1 tanh MLP (its weights unmapped, one data point per batch element):
+   ns per operation per point (operations of the primal, as counted by
+   ``workloads.count_ops``, and of the recorded gradient program), and the speed-up
+   over a Python loop of ``fad.jit(fad.grad(f))`` (timed on a sample of the points).
+   ``jax.jit(jax.vmap(jax.grad(f)))`` beside it when JAX is installed.
+2. 10⁵ points of the Rosenbrock gradient split over a process pool
+   (``fad.parallel.map_chunks``): one worker against two, after start-up (start-up,
+   the first call with the pool's spawn and the recording in the workers, reported
+   apart).
+3. ``fad.jacrev`` of a jitted 100 → 100 map: one batched sweep of the recorded VJP
+   against the ordinary path (a tape pullback per output) and against 100 runs of
+   the jitted VJP on one seed each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+import fad
+from benchmarks import workloads as W
+from fad.parallel import map_chunks
+
+
+def best(
+    thunk: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.process_time
+) -> float:
+    t_best = float("inf")
+    for _ in range(repeats):
+        t0 = clock()
+        thunk()
+        t_best = min(t_best, clock() - t0)
+    return t_best
+
+
+def rosen(v: Any) -> Any:
+    return W.rosenbrock(v, fad.math)
+
+
+def mlp(w: Any, p: Any, m: Any) -> Any:
+    """The squared loss of the workload's MLP at one data point ``p = (x0, x1, target)``."""
+    x0, x1, target = p[0], p[1], p[2]
+    H = W.HIDDEN
+    h1 = [m.tanh(w[2 * j] * x0 + w[2 * j + 1] * x1 + w[W._B1 + j]) for j in range(H)]
+    h2 = []
+    for j in range(H):
+        z = w[W._B2 + j]
+        for k in range(H):
+            z = z + w[W._W2 + H * j + k] * h1[k]
+        h2.append(m.tanh(z))
+    out = w[W._B3]
+    for k in range(H):
+        out = out + w[W._W3 + k] * h2[k]
+    return (out - target) ** 2
+
+
+def mlp_point(w: Any, p: Any) -> Any:
+    return mlp(w, p, fad.math)
+
+
+def rosen_grad(v: Any) -> Any:  # module level: pickled by reference to the workers
+    return fad.grad(rosen)(v)
+
+
+def cyc(v: Any) -> Any:
+    n = len(v)
+    return [
+        fad.math.sin(v[i]) * v[(i + 1) % n]
+        + fad.math.exp(0.1 * v[(i + 7) % n]) * v[i]
+        - fad.math.tanh(v[(i + 1) % n] * v[(i + 7) % n])
+        for i in range(n)
+    ]
+
+
+def table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for k, r in enumerate(rows):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+        if k == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+def part1(B: int, sample: int, repeats: int) -> None:
+    rng = np.random.default_rng(0)
+    rows = [
+        [
+            "workload",
+            "primal ops",
+            "grad IR ops",
+            "vmap total",
+            "ns/primal op/pt",
+            "ns/IR op/pt",
+            "loop of jit(grad)",
+            "speed-up",
+        ]
+    ]
+    jax_rows = []
+    cases = []
+    X = rng.uniform(-1.0, 1.0, size=(B, 100))
+    cases.append(
+        (
+            "Rosenbrock n=100",
+            rosen,
+            (X,),
+            (0,),
+            lambda i: (X[i].tolist(),),
+            W.count_ops(W.rosenbrock, X[0].tolist()),
+        )
+    )
+    w = W.mlp_init()
+    P = np.array([W.MLP_DATA[i % len(W.MLP_DATA)] for i in range(B)]) + rng.normal(
+        0.0, 0.01, size=(B, 3)
+    )
+    n_mlp = W.count_ops(lambda xs, m: mlp(xs[:-3], xs[-3:], m), [*w, *P[0].tolist()])
+    cases.append(
+        ("MLP per-example", mlp_point, (w, P), (None, 0), lambda i: (w, P[i].tolist()), n_mlp)
+    )
+    for name, f, args, in_axes, point, n_ops in cases:
+        g = fad.grad(f)
+        vg = fad.jit(fad.vmap(g, in_axes=in_axes))
+        t0 = time.process_time()
+        out = vg(*args)
+        first = time.process_time() - t0
+        t = best(lambda vg=vg, args=args: vg(*args), repeats)
+        jg = fad.jit(g)
+        ref = jg(*point(0))
+        got0 = [float(v) for v in out[0]]
+        assert np.allclose(got0, ref, rtol=1e-13, atol=1e-13), name
+        pts = [point(i) for i in range(sample)]
+        t_loop = best(lambda pts=pts, jg=jg: [jg(*p) for p in pts], max(1, repeats // 2))
+        t_loop *= B / sample
+        ir_ops = fad.make_ir(g)(*point(0)).n_ops
+        rows.append(
+            [
+                name,
+                str(n_ops),
+                str(ir_ops),
+                f"{t * 1e3:.1f} ms (first {first * 1e3:.0f} ms)",
+                f"{t / B / n_ops * 1e9:.2f}",
+                f"{t / B / ir_ops * 1e9:.2f}",
+                f"{t_loop * 1e3:.0f} ms",
+                f"{t_loop / t:.0f}×",
+            ]
+        )
+        jax_rows.append((name, f, args, in_axes, t))
+    print(
+        f"\n1. fad.jit(fad.vmap(fad.grad(f))) over B = {B} points (CPU time, best of {repeats})\n"
+    )
+    table(rows)
+    try:
+        import jax
+    except ImportError:
+        print("\n(JAX is not installed: no jax.jit(jax.vmap(jax.grad(f))) column.)")
+        return
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    class JM:
+        sin, cos, exp, tanh = jnp.sin, jnp.cos, jnp.exp, jnp.tanh
+
+    jrows = [["workload", "jax compile + first run", "jax run", "fad run", "fad / jax"]]
+    for name, f, args, in_axes, t_fad in jax_rows:
+        if f is rosen:
+
+            def jf(v: Any) -> Any:
+                return W.rosenbrock([v[i] for i in range(100)], JM)
+
+            jargs = (jnp.asarray(args[0]),)
+        else:
+
+            def jf(wv: Any, p: Any) -> Any:  # the same scalar code on jax values
+                return mlp([wv[i] for i in range(W.MLP_N_WEIGHTS)], [p[0], p[1], p[2]], JM)
+
+            jargs = (jnp.asarray(args[0]), jnp.asarray(args[1]))
+        jv = jax.jit(jax.vmap(jax.grad(jf), in_axes=in_axes))
+        t0 = time.perf_counter()
+        jv(*jargs).block_until_ready()
+        comp = time.perf_counter() - t0
+        tj = best(lambda jv=jv, jargs=jargs: jv(*jargs).block_until_ready(), 5)
+        jrows.append(
+            [
+                name,
+                f"{comp:.2f} s",
+                f"{tj * 1e3:.1f} ms",
+                f"{t_fad * 1e3:.1f} ms",
+                f"{t_fad / tj:.1f}",
+            ]
+        )
+    print("\n   jax.jit(jax.vmap(jax.grad(f))), the same scalar code, float64\n")
+    table(jrows)
+
+
+def part2(B: int, repeats: int) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1.0, 1.0, size=(B, 100))
+    f = fad.vmap(rosen_grad)
+    rows = [["workers", "start-up (first call)", "run", "speed-up"]]
+    times = {}
+    for workers in (1, 2):
+        with ProcessPoolExecutor(workers) as ex:
+            t0 = time.perf_counter()
+            map_chunks(f, X[: 2 * workers], executor=ex, n_chunks=2 * workers)  # spawn, record
+            start = time.perf_counter() - t0
+            t = best(
+                lambda ex=ex: map_chunks(f, X, executor=ex, n_chunks=2), repeats, time.perf_counter
+            )
+        times[workers] = t
+        rows.append(
+            [str(workers), f"{start * 1e3:.0f} ms", f"{t * 1e3:.0f} ms", f"{times[1] / t:.2f}×"]
+        )
+    print(
+        f"\n2. the Rosenbrock-100 gradient at B = {B} points over a process pool "
+        f"(wall time, best of {repeats})\n"
+    )
+    table(rows)
+
+
+def part3(repeats: int) -> None:
+    n = 100
+    x = [0.01 * i + 0.3 for i in range(n)]
+    jf = fad.jit(cyc)
+    jr = fad.jacrev(jf)
+    jr(x)
+    sweeps = jr.n_sweeps
+    generic = jr.generic  # the ordinary path: a tape pullback per output leaf
+    vjp1 = fad.jit(lambda v, ct: fad.vjp(cyc, v)[1](ct)[0])
+    eye = np.eye(n).tolist()
+    vjp1(x, eye[0])
+    assert np.allclose(jr(x), generic(x), rtol=1e-14)
+    tb = best(lambda: jr(x), repeats)
+    tg = best(lambda: generic(x), repeats)
+    ts = best(lambda: [vjp1(x, e) for e in eye], repeats)
+    rows = [
+        ["jacrev of a jitted 100 → 100 map", "time", "batched is faster by"],
+        [f"batched: one sweep (n_sweeps = {sweeps})", f"{tb * 1e3:.2f} ms", "1"],
+        ["ordinary path: 100 tape pullbacks", f"{tg * 1e3:.2f} ms", f"{tg / tb:.1f}×"],
+        ["100 runs of the jitted VJP, one seed each", f"{ts * 1e3:.2f} ms", f"{ts / tb:.1f}×"],
+    ]
+    print(f"\n3. batched seeds (CPU time, best of {repeats})\n")
+    table(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        part1(2000, 50, 2)
+        part2(20_000, 2)
+        part3(3)
+    else:
+        part1(10_000, 200, 5)
+        part2(100_000, 3)
+        part3(7)
+
+
+if __name__ == "__main__":
+    main()

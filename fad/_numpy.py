@@ -1,0 +1,189 @@
+"""numpy and fad: tracers under numpy's ufuncs, and the numpy table of the emitter.
+
+numpy is optional: this module imports it only when a function here needs it.
+
+Ufuncs on tracers: on an object array (and on a lone tracer, which numpy wraps in
+one), ``np.sin(a)`` calls the method ``sin`` of each element. :data:`UFUNC_PRIMITIVES`
+maps numpy's ufunc names to the primitives of the registry (numpy's own name where it
+is the registry's, one rename table otherwise), so every ufunc with a fad primitive is
+a method of every tracer (``TracerOps.__getattr__`` asks :func:`ufunc_method`).
+
+The numpy table: :data:`NUMPY_TABLE` writes each IR operation as one numpy call on
+whole arrays (operators inline, the other primitives by their numpy ufunc from the same
+map, ``np.where`` for ``select``; a primitive numpy has no ufunc for runs its ``impl``
+point by point). A guard does not raise: it stores its boolean array in ``L[-1][k]``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from fad import _primitives as P
+from fad._core import Primitive, bind
+from fad._emit import _INFIX, Table
+
+__all__ = ["NUMPY_TABLE", "UFUNC_PRIMITIVES", "numpy_function", "ufunc_method"]
+
+# numpy's name -> the registry's, where they differ.
+_RENAMES = {
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "arctan2": "atan2",
+    "arcsinh": "asinh",
+    "arccosh": "acosh",
+    "arctanh": "atanh",
+    "deg2rad": "radians",
+    "rad2deg": "degrees",
+    "absolute": "abs",
+    "power": "pow",
+    "float_power": "math_pow",
+    "add": "add",
+    "subtract": "sub",
+    "multiply": "mul",
+    "divide": "truediv",
+    "true_divide": "truediv",
+    "floor_divide": "floordiv",
+    "remainder": "mod",
+    "negative": "neg",
+    "positive": "pos",
+}
+
+UFUNC_PRIMITIVES: dict[str, Primitive] = {
+    **dict(P.REGISTRY.items()),
+    **{np_name: P.REGISTRY[name] for np_name, name in _RENAMES.items()},
+}
+"""numpy ufunc name -> fad primitive, for every ufunc fad differentiates."""
+
+_REVERSE = {prim.name: np_name for np_name, prim in UFUNC_PRIMITIVES.items()}
+
+
+class NoPrimitiveError(AttributeError, TypeError):
+    """A numpy ufunc fad has no primitive for (an AttributeError, so ``hasattr`` is
+    False, and a TypeError, as the issue asks of a function fad cannot differentiate)."""
+
+
+def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
+    """The method ``x.<name>`` numpy calls for the ufunc ``name`` on an object array.
+
+    Raises:
+        AttributeError: for a name that is no numpy ufunc.
+        NoPrimitiveError: for a numpy ufunc fad has no primitive for (a TypeError and
+            an AttributeError; the message says so).
+    """
+    prim = UFUNC_PRIMITIVES.get(name)
+    if prim is not None:
+        return lambda *others: bind(prim, x, *others)
+    np = sys.modules.get("numpy")
+    ufunc = getattr(np, name, None) if np is not None else None
+    if np is not None and isinstance(ufunc, np.ufunc):
+        msg = (
+            f"numpy.{name} has no fad primitive, so fad cannot differentiate it on a "
+            f"{type(x).__name__}; there is no fad.math.{name}. Write it with fad.math "
+            "functions (or fad.primitive for a new one)."
+        )
+        raise NoPrimitiveError(msg)
+    raise AttributeError(f"{type(x).__name__!r} object has no attribute {name!r}")
+
+
+def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ufunc(*inputs)`` where an input is a tracer (numpy's ``__array_ufunc__``)."""
+    import numpy as np
+
+    if method != "__call__" or kwargs:
+        return NotImplemented
+    name = ufunc.__name__
+    prim = UFUNC_PRIMITIVES.get(name)
+    arrays = any(isinstance(x, np.ndarray) for x in inputs)
+    if prim is not None and (prim.partials is None or len(prim.partials) == ufunc.nin):
+        if not arrays:
+            return bind(prim, *inputs)
+        return np.frompyfunc(lambda *a: bind(prim, *a), ufunc.nin, 1)(*inputs)
+    # no primitive: numpy's loop on objects (comparisons for np.maximum, …)
+    boxed = [x if isinstance(x, np.ndarray) else np.asarray(x, dtype=object) for x in inputs]
+    try:
+        out = ufunc(*boxed)
+    except TypeError as e:
+        msg = (
+            f"numpy.{name} has no fad primitive, so fad cannot differentiate it; there is "
+            f"no fad.math.{name}. Write it with fad.math functions (or fad.primitive)."
+        )
+        raise TypeError(msg) from e
+    return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
+
+
+# --- the numpy table of the emitter ----------------------------------------------------
+
+_np_funcs: dict[tuple[str, int], Any] = {}
+
+
+def _select(c: Any, x: Any, y: Any) -> Any:
+    import numpy as np
+
+    return np.where(c, x, y)
+
+
+def _truth(x: Any) -> Any:
+    import numpy as np
+
+    return np.not_equal(x, 0)
+
+
+def numpy_function(prim: Primitive) -> Any:
+    """The numpy function computing ``prim`` on arrays (elementwise)."""
+    n_args = len(prim.partials) if prim.partials is not None else -1
+    key = (prim.name, n_args)
+    f = _np_funcs.get(key)
+    if f is not None:
+        return f
+    import numpy as np
+
+    name = _REVERSE.get(prim.name)
+    if prim.name == "select":
+        f = _select
+    elif prim.name == "truth":
+        f = _truth
+    elif name is not None and isinstance(getattr(np, name, None), np.ufunc):
+        ufunc = getattr(np, name)
+        f = ufunc if ufunc.nin == n_args or n_args < 0 else None
+    if f is None:
+        # no ufunc: the primitive's impl point by point (correct, not fast)
+        f = np.vectorize(prim.impl, otypes=[float])
+    _np_funcs[key] = f
+    return f
+
+
+_twins: dict[Primitive, Primitive] = {}
+_twin_set: set[Primitive] = set()
+
+
+def scalar_twin(prim: Primitive) -> Primitive:
+    """``prim`` marked for the numpy table as computed on floats (its ``impl``).
+
+    An equation that no batched input reaches computes one number for the whole
+    batch: ``math.sin`` on a float is many times cheaper than ``np.sin`` on one.
+    """
+    twin = _twins.get(prim)
+    if twin is None:
+        twin = Primitive(prim.name, prim.impl, prim.partials, linear=prim.linear)
+        _twins[prim] = twin
+        _twin_set.add(twin)
+    return twin
+
+
+def _callee(prim: Primitive) -> Any:
+    if prim in _twin_set:
+        return prim.impl
+    return numpy_function(prim)
+
+
+class _NumpyTable(Table):
+    def guard(self, predicate: str, outcome: bool, index: int) -> str:
+        test = f"{predicate}" if outcome else f"({predicate}) == False"
+        return f"    L[-1][{index}] = {test}"
+
+
+_NP_INFIX = {k: v for k, v in _INFIX.items() if k not in ("truth", "select")}
+NUMPY_TABLE = _NumpyTable("numpy", _NP_INFIX, _callee)
