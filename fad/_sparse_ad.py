@@ -24,6 +24,8 @@ from typing import Any, Literal, ParamSpec
 
 import fad
 from fad import _coloring, tree
+from fad._emit import GuardFailed
+from fad._jit import Jitted
 from fad._sparse_args import FlatCall, check_argnums, flat_call, output_leaves
 from fad.sparse import SparseMatrix, as_pattern
 from fad.tracers.sparsity import _hessian_pattern, _jacobian_pattern
@@ -34,7 +36,9 @@ P = ParamSpec("P")
 
 Sweep = Literal["jvp", "vjp", "hvp", "hvp_fwd"]
 
-_CACHE_SIZE = 64  # plans kept per transform (structures seen; oldest dropped first)
+_CACHE_SIZE = 64  # structures kept per transform (oldest dropped first)
+_JIT_HVP: Sweep = "hvp"  # the Hessian-vector products of the jitted program
+_MAX_SPECIALIZATIONS = 8  # jitted sweep programs kept per structure (then eager)
 
 
 def _seeds(colors: Sequence[int], n_colors: int) -> list[list[float]]:
@@ -46,7 +50,12 @@ def _seeds(colors: Sequence[int], n_colors: int) -> list[list[float]]:
     return seeds
 
 
-def run_sweeps(call: FlatCall, kind: Sweep, seeds: Sequence[Sequence[float]]) -> list[list[Any]]:
+def run_sweeps(
+    call: FlatCall,
+    kind: Sweep,
+    seeds: Sequence[Sequence[float]],
+    leaves: Sequence[Any] | None = None,
+) -> list[list[Any]]:
     """The compressed products, one per seed, as flat lists.
 
     ``"jvp"``: ``J s`` (``m`` numbers) by :func:`fad.jvp`; ``"vjp"``: ``Jᵀ s``
@@ -56,6 +65,7 @@ def run_sweeps(call: FlatCall, kind: Sweep, seeds: Sequence[Sequence[float]]) ->
     sweep over floats back along it (as :func:`fad.hessian` does; about 1.6 times
     faster than forward over reverse on Rosenbrock, see docs/sparse.md);
     ``"hvp_fwd"``: ``H s`` forward over reverse, ``fad.jvp(fad.grad(f), …)`` per seed.
+    The products are taken at ``leaves`` (default: the call's own leaves).
 
     Example:
         >>> from fad._sparse_args import flat_call
@@ -64,7 +74,7 @@ def run_sweeps(call: FlatCall, kind: Sweep, seeds: Sequence[Sequence[float]]) ->
         >>> run_sweeps(call, "jvp", [[1.0, 0.0], [0.0, 1.0]])
         [[3.0, 0.0], [2.0, 1.0]]
     """
-    leaves = call.leaves
+    leaves = list(call.leaves if leaves is None else leaves)
     if not seeds:
         return []
     if kind == "jvp":
@@ -98,19 +108,74 @@ class _Plan:
         self.seeds = _seeds(colors, self.n_colors)
 
 
-def _cached(
-    cache: dict[Any, _Plan], key: Any, make: Callable[[], _Plan]
-) -> _Plan:
-    plan = cache.get(key) if key is not None else None
-    if plan is None:
-        plan = make()
-        if key is not None:
+class _Compiled:
+    """One jitted specialization of the sweeps, with the plan it was recorded under."""
+
+    __slots__ = ("plan", "run", "width")
+
+    def __init__(self, plan: _Plan, run: Callable[[list[Any]], tuple[Any, ...]], width: int):
+        self.plan, self.run, self.width = plan, run, width
+
+
+def _split_products(flat: Sequence[Any], n_colors: int, width: int) -> list[list[Any]]:
+    return [list(flat[c * width : (c + 1) * width]) for c in range(n_colors)]
+
+
+def _evaluate(
+    cache: dict[Any, list[_Compiled]],
+    call: FlatCall,
+    make_plan: Callable[[FlatCall], _Plan],
+    sweep: Sweep,
+) -> tuple[_Plan, list[list[Any]]]:
+    """The plan valid at the call's point and the compressed products there.
+
+    Jitted path (float leaves, a hashable key): each cached specialization of the
+    sweeps program is tried in turn; its guards hold only where the function takes
+    the branches it took when recorded, which is also where its plan (pattern and
+    colouring, detected at that point) holds. When none applies, the plan is made
+    again at this point and a new program of all the sweeps at once (``fad.jit`` of
+    the list of every colour's product) is recorded beside the others. Eager path
+    (tracer leaves, an unhashable key, a function that cannot be recorded, or more
+    than :data:`_MAX_SPECIALIZATIONS` programs): the plan is made at this point and
+    the sweeps run eagerly; nothing is kept.
+    """
+    leaves = call.leaves
+    key = call.key
+    entries: list[_Compiled] | None = None
+    if key is not None and all(type(x) is float for x in leaves):
+        entries = cache.get(key)
+        if entries is None:
             if len(cache) >= _CACHE_SIZE:
                 # drop the oldest; another thread may have dropped it already
                 with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                     del cache[next(iter(cache))]
-            cache[key] = plan
-    return plan
+            entries = cache[key] = []
+        for e in entries:
+            try:
+                flat = e.run(leaves)
+            except GuardFailed:
+                continue
+            return e.plan, _split_products(flat, e.plan.n_colors, e.width)
+    plan = make_plan(call)
+    kind: Sweep = sweep if plan.kind == "hvp" else plan.kind
+    if entries is None or len(entries) >= _MAX_SPECIALIZATIONS:
+        return plan, run_sweeps(call, kind, plan.seeds)
+    seeds = plan.seeds
+
+    def sweeps(x: list[Any]) -> list[list[Any]]:
+        if not seeds:  # no entries: the program only checks the branches
+            call(x)
+            return []
+        return run_sweeps(call, kind, seeds, x)
+
+    sweeps.__name__ = f"{call.fname}_sweeps"
+    j: Jitted[..., list[list[Any]]] = Jitted(sweeps, (), (), 1)
+    products = j(list(leaves))
+    specs = j.specializations
+    if specs:
+        width = len(products[0]) if products else 0
+        entries.append(_Compiled(plan, specs[0].program.run, width))
+    return plan, products
 
 
 def _n_outputs(call: FlatCall) -> int:
@@ -172,7 +237,7 @@ def sparse_jacobian(
     if mode not in ("auto", "fwd", "rev"):
         msg = f'fad.sparse_jacobian: mode={mode!r}; use "auto", "fwd" or "rev".'
         raise ValueError(msg)
-    cache: dict[Any, _Plan] = {}
+    cache: dict[Any, list[_Compiled]] = {}
 
     def plan_for(call: FlatCall) -> _Plan:
         n = len(call.leaves)
@@ -197,8 +262,7 @@ def sparse_jacobian(
 
     def sparse_jacobian_f(*args: Any, **kwargs: Any) -> SparseMatrix:
         call = flat_call(fun, argnums, nums, args, kwargs, "sparse_jacobian")
-        plan = _cached(cache, call.key, lambda: plan_for(call))
-        products = run_sweeps(call, plan.kind, plan.seeds)
+        plan, products = _evaluate(cache, call, plan_for, "jvp")
         if plan.kind == "jvp" and products and len(products[0]) != plan.pattern.shape[0]:
             msg = (
                 f"fad.sparse_jacobian: fun returned {len(products[0])} output leaves, but "
@@ -277,7 +341,7 @@ def sparse_hessian(
         msg = f"fad.sparse_hessian expects a function, not {type(fun).__name__}."
         raise TypeError(msg)
     nums = check_argnums(argnums, "sparse_hessian")
-    cache: dict[Any, _Plan] = {}
+    cache: dict[Any, list[_Compiled]] = {}
 
     def plan_for(call: FlatCall) -> _Plan:
         n = len(call.leaves)
@@ -293,8 +357,7 @@ def sparse_hessian(
 
     def sparse_hessian_f(*args: Any, **kwargs: Any) -> SparseMatrix:
         call = flat_call(fun, argnums, nums, args, kwargs, "sparse_hessian")
-        plan = _cached(cache, call.key, lambda: plan_for(call))
-        products = run_sweeps(call, "hvp", plan.seeds)
+        plan, products = _evaluate(cache, call, plan_for, _JIT_HVP)
         data = tuple(products[c][k] for c, k in plan.sources)
         p = plan.pattern
         return SparseMatrix._sorted(p.rows, p.cols, p.shape, data, plan.n_colors)
