@@ -83,9 +83,7 @@ class Primitive:
         self.name = name
         self.__name__ = name
         self.impl = impl
-        self.partials: tuple[Partial, ...] | None = (
-            None if partials is None else tuple(partials)
-        )
+        self.partials: tuple[Partial, ...] | None = None if partials is None else tuple(partials)
         self.linear: tuple[float, ...] | None = None if linear is None else tuple(linear)
 
     def __call__(self, *args: Any) -> Any:  # replaced by ``bind`` itself below
@@ -186,9 +184,7 @@ def is_tracer(value: Any) -> bool:
 
 def primal_value(value: Any) -> Any:
     """Strip every tracer off ``value`` and return the plain value inside."""
-    while _kinds.get(type(value)) or (
-        type(value) not in _kinds and isinstance(value, Tracer)
-    ):
+    while _kinds.get(type(value)) or (type(value) not in _kinds and isinstance(value, Tracer)):
         value = value.primal
     return value
 
@@ -248,6 +244,6 @@ def check_recursion(mode: str) -> FadRecursionError:
     """The error a recursive strategy raises when a program is too deep for it."""
     return FadRecursionError(
         f'mode="{mode}" backpropagates by recursion, one Python frame per step of the '
-        'program, and this program is deeper than Python\'s recursion limit. Use '
+        "program, and this program is deeper than Python's recursion limit. Use "
         'mode="tape" (the default), which runs its backward pass as a loop.'
     )

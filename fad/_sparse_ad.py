@@ -19,14 +19,17 @@ hashable), so repeated calls pay only the sweeps.
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, ParamSpec
 
 import fad
 from fad import _coloring, tree
-from fad._emit import GuardFailed
+from fad._emit import FLOAT_TABLE, GuardFailed, emit
+from fad._ir import schedule
 from fad._jit import Jitted
 from fad._sparse_args import FlatCall, check_argnums, flat_call, output_leaves
+from fad._sparse_ir import prune_zeros
 from fad.sparse import SparseMatrix, as_pattern
 from fad.tracers.sparsity import _hessian_pattern, _jacobian_pattern
 
@@ -58,21 +61,22 @@ def run_sweeps(
 ) -> list[list[Any]]:
     """The compressed products, one per seed, as flat lists.
 
-    ``"jvp"``: ``J s`` (``m`` numbers) by :func:`fad.jvp`; ``"vjp"``: ``Jᵀ s``
-    (``n`` numbers) by one recording with :func:`fad.vjp` and one pullback per seed;
-    ``"hvp"``: ``H s = (∇f)ᵀ' s`` (``n`` numbers) reverse over reverse: the gradient
-    is recorded once on the tape, ``fad.vjp(fad.grad(f), x)``, and each seed is one
-    sweep over floats back along it (as :func:`fad.hessian` does; about 1.6 times
-    faster than forward over reverse on Rosenbrock, see docs/sparse.md);
-    ``"hvp_fwd"``: ``H s`` forward over reverse, ``fad.jvp(fad.grad(f), …)`` per seed.
-    The products are taken at ``leaves`` (default: the call's own leaves).
+        ``"jvp"``: ``J s`` (``m`` numbers) by :func:`fad.jvp`; ``"vjp"``: ``Jᵀ s``
+        (``n`` numbers) by one recording with :func:`fad.vjp` and one pullback per seed;
+        ``"hvp"``: ``H s = (∇f)ᵀ' s`` (``n`` numbers) reverse over reverse: the gradient
+        is recorded once on the tape, ``fad.vjp(fad.grad(f), x)``, and each seed is one
+        sweep over floats back along it (as :func:`fad.hessian` does; about 1.6 times
+        faster than forward over reverse on Rosenbrock, see docs/sparse.md);
+        ``"hvp_fwd"``: ``H s`` forward over reverse, ``fad.jvp(fad.grad(f), …)`` per seed.
+        The products are taken at ``leaves`` (default: the call's own leaves).
 
-    Example:
-        >>> from fad._sparse_args import flat_call
-        >>> from fad._sparse_ad import run_sweeps
-        >>> call = flat_call(lambda x: [x[0] * x[1], x[1]], 0, (0,), ([2.0, 3.0],), {}, "demo")
-        >>> run_sweeps(call, "jvp", [[1.0, 0.0], [0.0, 1.0]])
-        [[3.0, 0.0], [2.0, 1.0]]
+        Example:
+            >>> from fad._sparse_ir import prune_zeros
+    from fad._sparse_args import flat_call
+            >>> from fad._sparse_ad import run_sweeps
+            >>> call = flat_call(lambda x: [x[0] * x[1], x[1]], 0, (0,), ([2.0, 3.0],), {}, "demo")
+            >>> run_sweeps(call, "jvp", [[1.0, 0.0], [0.0, 1.0]])
+            [[3.0, 0.0], [2.0, 1.0]]
     """
     leaves = list(call.leaves if leaves is None else leaves)
     if not seeds:
@@ -109,16 +113,33 @@ class _Plan:
 
 
 class _Compiled:
-    """One jitted specialization of the sweeps, with the plan it was recorded under."""
+    """One jitted specialization of the sweeps, with the plan it was recorded under
+    and the positions of the entries in its flat output."""
 
-    __slots__ = ("plan", "run", "width")
+    __slots__ = ("pick", "plan", "run")
 
-    def __init__(self, plan: _Plan, run: Callable[[list[Any]], tuple[Any, ...]], width: int):
-        self.plan, self.run, self.width = plan, run, width
+    def __init__(
+        self, plan: _Plan, run: Callable[[list[Any]], tuple[Any, ...]], width: int
+    ) -> None:
+        self.plan, self.run = plan, run
+        flat = [c * width + k for c, k in plan.sources]
+        if len(flat) == 1:
+            only = flat[0]
+            self.pick: Callable[[Sequence[Any]], tuple[Any, ...]] = lambda out: (out[only],)
+        elif flat:
+            self.pick = operator.itemgetter(*flat)
+        else:
+            self.pick = lambda out: ()
 
 
-def _split_products(flat: Sequence[Any], n_colors: int, width: int) -> list[list[Any]]:
-    return [list(flat[c * width : (c + 1) * width]) for c in range(n_colors)]
+def _entries(plan: _Plan, products: list[list[Any]], fname: str) -> tuple[Any, ...]:
+    if plan.kind == "jvp" and products and len(products[0]) != plan.pattern.shape[0]:
+        msg = (
+            f"fad.{fname}: fun returned {len(products[0])} output leaves, but "
+            f"the pattern has {plan.pattern.shape[0]} rows."
+        )
+        raise ValueError(msg)
+    return tuple(products[c][k] for c, k in plan.sources)
 
 
 def _evaluate(
@@ -126,8 +147,8 @@ def _evaluate(
     call: FlatCall,
     make_plan: Callable[[FlatCall], _Plan],
     sweep: Sweep,
-) -> tuple[_Plan, list[list[Any]]]:
-    """The plan valid at the call's point and the compressed products there.
+) -> tuple[_Plan, tuple[Any, ...]]:
+    """The plan valid at the call's point and the entries there, in its order.
 
     Jitted path (float leaves, a hashable key): each cached specialization of the
     sweeps program is tried in turn; its guards hold only where the function takes
@@ -155,11 +176,11 @@ def _evaluate(
                 flat = e.run(leaves)
             except GuardFailed:
                 continue
-            return e.plan, _split_products(flat, e.plan.n_colors, e.width)
+            return e.plan, e.pick(flat)
     plan = make_plan(call)
     kind: Sweep = sweep if plan.kind == "hvp" else plan.kind
     if entries is None or len(entries) >= _MAX_SPECIALIZATIONS:
-        return plan, run_sweeps(call, kind, plan.seeds)
+        return plan, _entries(plan, run_sweeps(call, kind, plan.seeds), call.fname)
     seeds = plan.seeds
 
     def sweeps(x: list[Any]) -> list[list[Any]]:
@@ -171,11 +192,14 @@ def _evaluate(
     sweeps.__name__ = f"{call.fname}_sweeps"
     j: Jitted[..., list[list[Any]]] = Jitted(sweeps, (), (), 1)
     products = j(list(leaves))
+    data = _entries(plan, products, call.fname)
     specs = j.specializations
-    if specs:
+    if specs and specs[0].ir is not None:
         width = len(products[0]) if products else 0
-        entries.append(_Compiled(plan, specs[0].program.run, width))
-    return plan, products
+        ir = prune_zeros(specs[0].ir)
+        program = emit(schedule(ir), FLOAT_TABLE, sweeps.__name__)
+        entries.append(_Compiled(plan, program.run, width))
+    return plan, data
 
 
 def _n_outputs(call: FlatCall) -> int:
@@ -262,14 +286,7 @@ def sparse_jacobian(
 
     def sparse_jacobian_f(*args: Any, **kwargs: Any) -> SparseMatrix:
         call = flat_call(fun, argnums, nums, args, kwargs, "sparse_jacobian")
-        plan, products = _evaluate(cache, call, plan_for, "jvp")
-        if plan.kind == "jvp" and products and len(products[0]) != plan.pattern.shape[0]:
-            msg = (
-                f"fad.sparse_jacobian: fun returned {len(products[0])} output leaves, but "
-                f"the pattern has {plan.pattern.shape[0]} rows."
-            )
-            raise ValueError(msg)
-        data = tuple(products[c][k] for c, k in plan.sources)
+        plan, data = _evaluate(cache, call, plan_for, "jvp")
         p = plan.pattern
         return SparseMatrix._sorted(p.rows, p.cols, p.shape, data, plan.n_colors)
 
@@ -357,8 +374,7 @@ def sparse_hessian(
 
     def sparse_hessian_f(*args: Any, **kwargs: Any) -> SparseMatrix:
         call = flat_call(fun, argnums, nums, args, kwargs, "sparse_hessian")
-        plan, products = _evaluate(cache, call, plan_for, _JIT_HVP)
-        data = tuple(products[c][k] for c, k in plan.sources)
+        plan, data = _evaluate(cache, call, plan_for, _JIT_HVP)
         p = plan.pattern
         return SparseMatrix._sorted(p.rows, p.cols, p.shape, data, plan.n_colors)
 

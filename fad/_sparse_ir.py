@@ -101,3 +101,71 @@ def ir_hessian_rows(ir: IR, point: Sequence[Any], output: int = 0) -> list[int]:
     o = ir.outputs[output]
     node = hesses[o] if o >= 0 and traced[o] else None
     return hessian_pairs(node, n)
+
+
+def prune_zeros(ir: IR) -> IR:
+    """``ir`` with the seeds' structural zeros propagated: ``0·x``, ``0/x``, ``x ± 0``.
+
+    The compressed sweeps are seeded with 0/1 vectors; recorded by ``fad.jit`` the
+    zeros are constants, and every product with them is computed. Here a constant
+    ``0.0`` (either sign) is a *structural* zero, as a symbolic zero tangent is in
+    a sparse AD tool: ``mul`` by it and ``truediv`` of it give a zero, ``add`` and
+    ``sub`` of it pass the other argument through (``0 - x`` is ``neg x``), ``neg``
+    of it is a zero. For finite values this changes at most the sign of a zero
+    result; a non-finite value is no longer multiplied into another colour's entries.
+    The result is cleaned up again (:func:`fad._ir.simplify`).
+
+    Example:
+        >>> import fad
+        >>> from fad._sparse_ir import prune_zeros
+        >>> ir = fad.make_ir(lambda x, y: fad.math.sin(x) * 0.0 + y * 2.0)(1.0, 2.0)
+        >>> print(ir)
+        { lambda a b. c = sin a; d = mul c 0.0; e = mul b 2.0; f = add d e; return f }
+        >>> print(prune_zeros(ir))
+        { lambda a b. c = mul b 2.0; return c }
+    """
+    from fad import _primitives as _P
+    from fad._ir import Guard, simplify
+
+    n_in = ir.n_inputs
+    consts = list(ir.consts)
+    consts.append(0.0)
+    zero_atom = -len(consts)
+    zero: set[int] = set()  # new atoms that are structural zeros
+    for k, c in enumerate(ir.consts):
+        if type(c) is float and c == 0.0:
+            zero.add(-1 - k)
+    zero.add(zero_atom)
+    alias: list[int] = list(range(n_in))
+    prims: list[Any] = []
+    args: list[tuple[int, ...]] = []
+    types: list[type] = list(ir.types[:n_in])
+
+    def add_eq(prim: Any, atoms: tuple[int, ...], t: type) -> int:
+        prims.append(prim)
+        args.append(atoms)
+        types.append(t)
+        return len(types) - 1
+
+    for var, prim, atoms0 in ir.equations():
+        atoms = tuple([alias[a] if a >= 0 else a for a in atoms0])
+        t = ir.types[var]
+        name = prim.name
+        target: int | None = None
+        if t is float and len(atoms) <= 2:
+            za = atoms[0] in zero
+            zb = len(atoms) == 2 and atoms[1] in zero
+            if (name == "mul" and (za or zb)) or (name in ("truediv", "neg") and za):
+                target = zero_atom
+            elif name == "add" and (za or zb):
+                target = atoms[1] if za else atoms[0]
+            elif name == "sub" and zb:
+                target = atoms[0]
+            elif name == "sub" and za:
+                target = add_eq(_P.neg, (atoms[1],), float)
+        if target is None:
+            target = add_eq(prim, atoms, t)
+        alias.append(target)
+    outputs = [alias[a] if a >= 0 else a for a in ir.outputs]
+    guards = [Guard(alias[g.var], g.outcome, g.where) for g in ir.guards if alias[g.var] >= 0]
+    return simplify(IR(n_in, prims, args, types, consts, outputs, guards))
