@@ -2,18 +2,21 @@
 
 :func:`sparse_jacobian` and :func:`sparse_hessian` work in four steps:
 
-1. **pattern**: detected by the sparsity tracers of :mod:`fad.tracers.sparsity` at
-   the first point of each input structure, or given as ``sparsity=``;
+1. **pattern**: detected on the program ``fad.jit`` records at the point
+   (:mod:`fad._sparse_ir`; by the sparsity tracers of :mod:`fad.tracers.sparsity`
+   when the function cannot be recorded), or given as ``sparsity=``;
 2. **colouring** (:mod:`fad._coloring`): columns (forward mode), rows (reverse mode)
    or a star colouring of the symmetric Hessian pattern;
 3. **compressed sweeps**: one JVP, VJP or Hessian-vector product per colour, seeded
-   with the sum of the unit vectors of that colour (:func:`run_sweeps`, the one step
-   to replace by batched sweeps);
+   with the sum of the unit vectors of that colour, all in one jitted program
+   (:func:`_evaluate`; :func:`run_sweeps` runs them eagerly);
 4. **recovery**: each entry read directly from the sweep of its colour.
 
-Steps 1 and 2 are cached per input structure (the tree structure of the
-differentiated arguments and the values of the other arguments, when they are
-hashable), so repeated calls pay only the sweeps.
+Steps 1 to 3 are cached per specialization: per input structure (the tree structure
+of the differentiated arguments and the values of the other arguments, when they are
+hashable) and per outcome of the guards of the compiled sweeps, so repeated calls
+pay only one run of the compiled program, and a point that takes another branch gets
+its own pattern.
 """
 
 from __future__ import annotations
@@ -61,22 +64,21 @@ def run_sweeps(
 ) -> list[list[Any]]:
     """The compressed products, one per seed, as flat lists.
 
-        ``"jvp"``: ``J s`` (``m`` numbers) by :func:`fad.jvp`; ``"vjp"``: ``Jᵀ s``
-        (``n`` numbers) by one recording with :func:`fad.vjp` and one pullback per seed;
-        ``"hvp"``: ``H s = (∇f)ᵀ' s`` (``n`` numbers) reverse over reverse: the gradient
-        is recorded once on the tape, ``fad.vjp(fad.grad(f), x)``, and each seed is one
-        sweep over floats back along it (as :func:`fad.hessian` does; about 1.6 times
-        faster than forward over reverse on Rosenbrock, see docs/sparse.md);
-        ``"hvp_fwd"``: ``H s`` forward over reverse, ``fad.jvp(fad.grad(f), …)`` per seed.
-        The products are taken at ``leaves`` (default: the call's own leaves).
+    ``"jvp"``: ``J s`` (``m`` numbers) by :func:`fad.jvp`; ``"vjp"``: ``Jᵀ s``
+    (``n`` numbers) by one recording with :func:`fad.vjp` and one pullback per seed;
+    ``"hvp"``: ``H s = (∇f)ᵀ' s`` (``n`` numbers) reverse over reverse: the gradient
+    is recorded once on the tape, ``fad.vjp(fad.grad(f), x)``, and each seed is one
+    sweep over floats back along it (as :func:`fad.hessian` does; faster than
+    forward over reverse on Rosenbrock, see docs/sparse.md);
+    ``"hvp_fwd"``: ``H s`` forward over reverse, ``fad.jvp(fad.grad(f), …)`` per seed.
+    The products are taken at ``leaves`` (default: the call's own leaves).
 
-        Example:
-            >>> from fad._sparse_ir import prune_zeros
-    from fad._sparse_args import flat_call
-            >>> from fad._sparse_ad import run_sweeps
-            >>> call = flat_call(lambda x: [x[0] * x[1], x[1]], 0, (0,), ([2.0, 3.0],), {}, "demo")
-            >>> run_sweeps(call, "jvp", [[1.0, 0.0], [0.0, 1.0]])
-            [[3.0, 0.0], [2.0, 1.0]]
+    Example:
+        >>> from fad._sparse_args import flat_call
+        >>> from fad._sparse_ad import run_sweeps
+        >>> call = flat_call(lambda x: [x[0] * x[1], x[1]], 0, (0,), ([2.0, 3.0],), {}, "demo")
+        >>> run_sweeps(call, "jvp", [[1.0, 0.0], [0.0, 1.0]])
+        [[3.0, 0.0], [2.0, 1.0]]
     """
     leaves = list(call.leaves if leaves is None else leaves)
     if not seeds:
@@ -219,10 +221,12 @@ def sparse_jacobian(
     the differentiated argument(s), both in :func:`fad.tree.tree_flatten` order. Its
     pattern is detected by :func:`fad.jacobian_sparsity` at the first call with each
     input structure (a branch on the inputs counts only where it was taken at that
-    point) and cached with its colouring; pass ``sparsity=`` to give the pattern
-    instead (it must contain every entry that can be nonzero, else those entries are
-    lost). The forward side colours the columns (one :func:`fad.jvp` per colour),
-    the reverse side the rows (one recording, one pullback per colour).
+    point) and cached with its colouring and one jitted program of all the sweeps;
+    the program's guards hold where the same branches are taken, and elsewhere the
+    pattern is detected again. Pass ``sparsity=`` to give the pattern instead (it
+    must contain every entry that can be nonzero, else those entries are lost). The
+    forward side colours the columns (one :func:`fad.jvp` per colour), the reverse
+    side the rows (one recording, one pullback per colour).
 
     Args:
         fun: a function returning a pytree of real scalars.
@@ -321,11 +325,11 @@ def sparse_hessian(
     :func:`fad.tree.tree_flatten` order. Its pattern is detected by
     :func:`fad.hessian_sparsity` at the first call with each input structure (a
     branch on the inputs counts only where it was taken at that point) and cached
-    with its star colouring; pass ``sparsity=`` to give it instead (it is made
-    symmetric; it must contain every entry that can be nonzero). The gradient is
-    recorded once on the tape, each colour costs one Hessian-vector product (one
-    reverse sweep over that recording), and every entry is read directly from one
-    of them.
+    with its star colouring and one jitted program of all the Hessian-vector
+    products (each one reverse sweep over the recorded gradient), valid where the
+    same branches are taken; pass ``sparsity=`` to give the pattern instead (it is
+    made symmetric; it must contain every entry that can be nonzero). Every entry is
+    read directly from one of the products.
 
     Args:
         fun: a function returning one real scalar.

@@ -347,7 +347,11 @@ def jacobian_sparsity(
 ) -> Callable[P, SparseMatrix]:
     """The sparsity pattern of ``fun``'s Jacobian, detected at the given point.
 
-    ``fun`` runs once on :class:`JacobianSparsityTracer` inputs. The pattern is
+    ``fun`` is recorded once as ``fad.jit`` records it and the index sets are
+    propagated over the recorded program (:mod:`fad._sparse_ir`); a function that
+    cannot be recorded on its own (it closes over a tracer) runs on
+    :class:`JacobianSparsityTracer` inputs instead, with the same rules. The
+    pattern's ``branches`` names the decisions on traced values it depends on. It is
     ``m × n`` for ``m`` output leaves and ``n`` leaves of the differentiated
     argument(s) (in :func:`fad.tree.tree_flatten` order, as :func:`fad.jacfwd` counts
     them); entry ``(i, j)`` is present when output ``i`` depends on input ``j``
@@ -429,7 +433,9 @@ def hessian_sparsity(
 ) -> Callable[P, SparseMatrix]:
     """The sparsity pattern of scalar ``fun``'s Hessian, detected at the given point.
 
-    ``fun`` runs once on :class:`HessianSparsityTracer` inputs; entry ``(i, j)`` is
+    ``fun`` is recorded once and the rule of :class:`HessianSparsityTracer` is
+    propagated over the recorded program (or, when it cannot be recorded on its own,
+    ``fun`` runs on those tracers); entry ``(i, j)`` is
     present when inputs ``i`` and ``j`` interact nonlinearly (``∂²f/∂xᵢ∂xⱼ`` may be
     nonzero), as the registry's partials tell per primitive. The pattern is
     symmetric, ``n × n`` over the leaves of the differentiated argument(s). A branch
