@@ -665,3 +665,30 @@ def test_empty_patterns_need_no_sweeps() -> None:
     hess = fad.sparse_hessian(lambda x: 3.0 * x[0] - x[1])([1.0, 2.0])
     assert (hess.nnz, hess.n_colors) == (0, 0)
     assert hess.todense() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+@given(
+    coefs=st.lists(st.sampled_from([0.0, -0.0, 1.0, 2.5, -1.0]), min_size=4, max_size=4),
+    seed=st.integers(0, 2**32),
+)
+@settings(max_examples=40, deadline=None)
+def test_pruning_the_zeros_keeps_the_values(coefs: list[float], seed: int) -> None:
+    """The structural-zero pass over a recorded program changes no finite value."""
+    from fad._emit import FLOAT_TABLE, emit
+    from fad._ir import schedule
+    from fad._sparse_ir import prune_zeros
+
+    c0, c1, c2, c3 = coefs
+
+    def f(x: list[Any]) -> list[Any]:
+        a = fm.sin(x[0]) * c0 + x[1] * c1
+        b = c2 - fm.exp(x[2]) * c3
+        return [a, b, a / (2.0 + b * b), c0 / (1.0 + x[0] ** 2), x[1] * 0.0 - a]
+
+    ir = fad.make_ir(f)(point(3, seed))
+    pruned = prune_zeros(ir)
+    assert pruned.n_ops <= ir.n_ops
+    program = emit(schedule(pruned), FLOAT_TABLE)
+    x = point(3, seed + 1)
+    for got, want in zip(program.run(x), f(x), strict=True):
+        assert got == want  # equal (a zero's sign aside: 0.0 == -0.0)
