@@ -82,7 +82,7 @@ def _bench(argv: Sequence[str]) -> int:
         print(
             "python -m fad bench: the benchmark suite (benchmarks/run_all.py) was not found.\n"
             "It lives in fad's source repository, not in the installed package: run this\n"
-            "command from a checkout of the repository (pip install -e \".[bench]\" there\n"
+            'command from a checkout of the repository (pip install -e ".[bench]" there\n'
             "installs the libraries it compares fad with).",
             file=sys.stderr,
         )

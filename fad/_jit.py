@@ -341,9 +341,7 @@ class Jitted(Generic[P, R]):
         level = new_level()
         rec = Recording(level)
         traced_idx = [
-            i
-            for i, x in enumerate(leaves)
-            if (type(x) in _NUMBERS) or (generic and is_tracer(x))
+            i for i, x in enumerate(leaves) if (type(x) in _NUMBERS) or (generic and is_tracer(x))
         ]
         values = [concrete(leaves[i]) for i in traced_idx]
         inputs = rec.inputs(values)

@@ -412,9 +412,7 @@ def structurally_equal(a: Any, b: Any) -> bool:
             for f in attrs.fields(type(a))
         )
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(
-            structurally_equal(x, y) for x, y in zip(a, b, strict=True)
-        )
+        return len(a) == len(b) and all(structurally_equal(x, y) for x, y in zip(a, b, strict=True))
     if callable(a):
         return a is b
     return bool(a == b) or (a != a and b != b)  # NaN equals NaN here

@@ -188,9 +188,7 @@ truediv: Primitive = _def(
 pow: Primitive = _def(  # noqa: A001 - the primitive is named after the operator it is
     "pow", _real_pow, _pow_dx("x ** y", operator.pow), _pow_dy("x ** y", operator.pow)
 )
-mod: Primitive = _def(
-    "mod", operator.mod, lambda ans, x, y: 1.0, lambda ans, x, y: -floordiv(x, y)
-)
+mod: Primitive = _def("mod", operator.mod, lambda ans, x, y: 1.0, lambda ans, x, y: -floordiv(x, y))
 fabs: Primitive = _def("fabs", math.fabs, lambda ans, x: _sign(x))
 abs: Primitive = _def("abs", operator.abs, lambda ans, x: _sign(x))  # noqa: A001
 # Piecewise-constant functions: zero derivative, so tracers give the plain value.

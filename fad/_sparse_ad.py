@@ -2,29 +2,37 @@
 
 :func:`sparse_jacobian` and :func:`sparse_hessian` work in four steps:
 
-1. **pattern**: detected by the sparsity tracers of :mod:`fad.tracers.sparsity` at
-   the first point of each input structure, or given as ``sparsity=``;
+1. **pattern**: detected on the program ``fad.jit`` records at the point
+   (:mod:`fad._sparse_ir`; by the sparsity tracers of :mod:`fad.tracers.sparsity`
+   when the function cannot be recorded), or given as ``sparsity=``;
 2. **colouring** (:mod:`fad._coloring`): columns (forward mode), rows (reverse mode)
    or a star colouring of the symmetric Hessian pattern;
 3. **compressed sweeps**: one JVP, VJP or Hessian-vector product per colour, seeded
-   with the sum of the unit vectors of that colour (:func:`run_sweeps`, the one step
-   to replace by batched sweeps);
+   with the sum of the unit vectors of that colour, all in one jitted program
+   (:func:`_evaluate`; :func:`run_sweeps` runs them eagerly);
 4. **recovery**: each entry read directly from the sweep of its colour.
 
-Steps 1 and 2 are cached per input structure (the tree structure of the
-differentiated arguments and the values of the other arguments, when they are
-hashable), so repeated calls pay only the sweeps.
+Steps 1 to 3 are cached per specialization: per input structure (the tree structure
+of the differentiated arguments and the values of the other arguments, when they are
+hashable) and per outcome of the guards of the compiled sweeps, so repeated calls
+pay only one run of the compiled program, and a point that takes another branch gets
+its own pattern.
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, ParamSpec
 
 import fad
 from fad import _coloring, tree
+from fad._emit import FLOAT_TABLE, GuardFailed, emit
+from fad._ir import schedule
+from fad._jit import Jitted
 from fad._sparse_args import FlatCall, check_argnums, flat_call, output_leaves
+from fad._sparse_ir import prune_zeros
 from fad.sparse import SparseMatrix, as_pattern
 from fad.tracers.sparsity import _hessian_pattern, _jacobian_pattern
 
@@ -34,7 +42,9 @@ P = ParamSpec("P")
 
 Sweep = Literal["jvp", "vjp", "hvp", "hvp_fwd"]
 
-_CACHE_SIZE = 64  # plans kept per transform (structures seen; oldest dropped first)
+_CACHE_SIZE = 64  # structures kept per transform (oldest dropped first)
+_JIT_HVP: Sweep = "hvp"  # the Hessian-vector products of the jitted program
+_MAX_SPECIALIZATIONS = 8  # jitted sweep programs kept per structure (then eager)
 
 
 def _seeds(colors: Sequence[int], n_colors: int) -> list[list[float]]:
@@ -46,16 +56,22 @@ def _seeds(colors: Sequence[int], n_colors: int) -> list[list[float]]:
     return seeds
 
 
-def run_sweeps(call: FlatCall, kind: Sweep, seeds: Sequence[Sequence[float]]) -> list[list[Any]]:
+def run_sweeps(
+    call: FlatCall,
+    kind: Sweep,
+    seeds: Sequence[Sequence[float]],
+    leaves: Sequence[Any] | None = None,
+) -> list[list[Any]]:
     """The compressed products, one per seed, as flat lists.
 
     ``"jvp"``: ``J s`` (``m`` numbers) by :func:`fad.jvp`; ``"vjp"``: ``Jᵀ s``
     (``n`` numbers) by one recording with :func:`fad.vjp` and one pullback per seed;
     ``"hvp"``: ``H s = (∇f)ᵀ' s`` (``n`` numbers) reverse over reverse: the gradient
     is recorded once on the tape, ``fad.vjp(fad.grad(f), x)``, and each seed is one
-    sweep over floats back along it (as :func:`fad.hessian` does; about 1.6 times
-    faster than forward over reverse on Rosenbrock, see docs/sparse.md);
+    sweep over floats back along it (as :func:`fad.hessian` does; faster than
+    forward over reverse on Rosenbrock, see docs/sparse.md);
     ``"hvp_fwd"``: ``H s`` forward over reverse, ``fad.jvp(fad.grad(f), …)`` per seed.
+    The products are taken at ``leaves`` (default: the call's own leaves).
 
     Example:
         >>> from fad._sparse_args import flat_call
@@ -64,7 +80,7 @@ def run_sweeps(call: FlatCall, kind: Sweep, seeds: Sequence[Sequence[float]]) ->
         >>> run_sweeps(call, "jvp", [[1.0, 0.0], [0.0, 1.0]])
         [[3.0, 0.0], [2.0, 1.0]]
     """
-    leaves = call.leaves
+    leaves = list(call.leaves if leaves is None else leaves)
     if not seeds:
         return []
     if kind == "jvp":
@@ -98,19 +114,94 @@ class _Plan:
         self.seeds = _seeds(colors, self.n_colors)
 
 
-def _cached(
-    cache: dict[Any, _Plan], key: Any, make: Callable[[], _Plan]
-) -> _Plan:
-    plan = cache.get(key) if key is not None else None
-    if plan is None:
-        plan = make()
-        if key is not None:
+class _Compiled:
+    """One jitted specialization of the sweeps, with the plan it was recorded under
+    and the positions of the entries in its flat output."""
+
+    __slots__ = ("pick", "plan", "run")
+
+    def __init__(
+        self, plan: _Plan, run: Callable[[list[Any]], tuple[Any, ...]], width: int
+    ) -> None:
+        self.plan, self.run = plan, run
+        flat = [c * width + k for c, k in plan.sources]
+        if len(flat) == 1:
+            only = flat[0]
+            self.pick: Callable[[Sequence[Any]], tuple[Any, ...]] = lambda out: (out[only],)
+        elif flat:
+            self.pick = operator.itemgetter(*flat)
+        else:
+            self.pick = lambda out: ()
+
+
+def _entries(plan: _Plan, products: list[list[Any]], fname: str) -> tuple[Any, ...]:
+    if plan.kind == "jvp" and products and len(products[0]) != plan.pattern.shape[0]:
+        msg = (
+            f"fad.{fname}: fun returned {len(products[0])} output leaves, but "
+            f"the pattern has {plan.pattern.shape[0]} rows."
+        )
+        raise ValueError(msg)
+    return tuple(products[c][k] for c, k in plan.sources)
+
+
+def _evaluate(
+    cache: dict[Any, list[_Compiled]],
+    call: FlatCall,
+    make_plan: Callable[[FlatCall], _Plan],
+    sweep: Sweep,
+) -> tuple[_Plan, tuple[Any, ...]]:
+    """The plan valid at the call's point and the entries there, in its order.
+
+    Jitted path (float leaves, a hashable key): each cached specialization of the
+    sweeps program is tried in turn; its guards hold only where the function takes
+    the branches it took when recorded, which is also where its plan (pattern and
+    colouring, detected at that point) holds. When none applies, the plan is made
+    again at this point and a new program of all the sweeps at once (``fad.jit`` of
+    the list of every colour's product) is recorded beside the others. Eager path
+    (tracer leaves, an unhashable key, a function that cannot be recorded, or more
+    than :data:`_MAX_SPECIALIZATIONS` programs): the plan is made at this point and
+    the sweeps run eagerly; nothing is kept.
+    """
+    leaves = call.leaves
+    key = call.key
+    entries: list[_Compiled] | None = None
+    if key is not None and all(type(x) is float for x in leaves):
+        entries = cache.get(key)
+        if entries is None:
             if len(cache) >= _CACHE_SIZE:
                 # drop the oldest; another thread may have dropped it already
                 with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                     del cache[next(iter(cache))]
-            cache[key] = plan
-    return plan
+            entries = cache[key] = []
+        for e in entries:
+            try:
+                flat = e.run(leaves)
+            except GuardFailed:
+                continue
+            return e.plan, e.pick(flat)
+    plan = make_plan(call)
+    kind: Sweep = sweep if plan.kind == "hvp" else plan.kind
+    if entries is None or len(entries) >= _MAX_SPECIALIZATIONS:
+        return plan, _entries(plan, run_sweeps(call, kind, plan.seeds), call.fname)
+    seeds = plan.seeds
+
+    def sweeps(x: list[Any]) -> list[list[Any]]:
+        if not seeds:  # no entries: the program only checks the branches
+            call(x)
+            return []
+        return run_sweeps(call, kind, seeds, x)
+
+    sweeps.__name__ = f"{call.fname}_sweeps"
+    j: Jitted[..., list[list[Any]]] = Jitted(sweeps, (), (), 1)
+    products = j(list(leaves))
+    data = _entries(plan, products, call.fname)
+    specs = j.specializations
+    if specs and specs[0].ir is not None:
+        width = len(products[0]) if products else 0
+        ir = prune_zeros(specs[0].ir)
+        program = emit(schedule(ir), FLOAT_TABLE, sweeps.__name__)
+        entries.append(_Compiled(plan, program.run, width))
+    return plan, data
 
 
 def _n_outputs(call: FlatCall) -> int:
@@ -130,10 +221,12 @@ def sparse_jacobian(
     the differentiated argument(s), both in :func:`fad.tree.tree_flatten` order. Its
     pattern is detected by :func:`fad.jacobian_sparsity` at the first call with each
     input structure (a branch on the inputs counts only where it was taken at that
-    point) and cached with its colouring; pass ``sparsity=`` to give the pattern
-    instead (it must contain every entry that can be nonzero, else those entries are
-    lost). The forward side colours the columns (one :func:`fad.jvp` per colour),
-    the reverse side the rows (one recording, one pullback per colour).
+    point) and cached with its colouring and one jitted program of all the sweeps;
+    the program's guards hold where the same branches are taken, and elsewhere the
+    pattern is detected again. Pass ``sparsity=`` to give the pattern instead (it
+    must contain every entry that can be nonzero, else those entries are lost). The
+    forward side colours the columns (one :func:`fad.jvp` per colour), the reverse
+    side the rows (one recording, one pullback per colour).
 
     Args:
         fun: a function returning a pytree of real scalars.
@@ -172,7 +265,7 @@ def sparse_jacobian(
     if mode not in ("auto", "fwd", "rev"):
         msg = f'fad.sparse_jacobian: mode={mode!r}; use "auto", "fwd" or "rev".'
         raise ValueError(msg)
-    cache: dict[Any, _Plan] = {}
+    cache: dict[Any, list[_Compiled]] = {}
 
     def plan_for(call: FlatCall) -> _Plan:
         n = len(call.leaves)
@@ -197,15 +290,7 @@ def sparse_jacobian(
 
     def sparse_jacobian_f(*args: Any, **kwargs: Any) -> SparseMatrix:
         call = flat_call(fun, argnums, nums, args, kwargs, "sparse_jacobian")
-        plan = _cached(cache, call.key, lambda: plan_for(call))
-        products = run_sweeps(call, plan.kind, plan.seeds)
-        if plan.kind == "jvp" and products and len(products[0]) != plan.pattern.shape[0]:
-            msg = (
-                f"fad.sparse_jacobian: fun returned {len(products[0])} output leaves, but "
-                f"the pattern has {plan.pattern.shape[0]} rows."
-            )
-            raise ValueError(msg)
-        data = tuple(products[c][k] for c, k in plan.sources)
+        plan, data = _evaluate(cache, call, plan_for, "jvp")
         p = plan.pattern
         return SparseMatrix._sorted(p.rows, p.cols, p.shape, data, plan.n_colors)
 
@@ -240,11 +325,11 @@ def sparse_hessian(
     :func:`fad.tree.tree_flatten` order. Its pattern is detected by
     :func:`fad.hessian_sparsity` at the first call with each input structure (a
     branch on the inputs counts only where it was taken at that point) and cached
-    with its star colouring; pass ``sparsity=`` to give it instead (it is made
-    symmetric; it must contain every entry that can be nonzero). The gradient is
-    recorded once on the tape, each colour costs one Hessian-vector product (one
-    reverse sweep over that recording), and every entry is read directly from one
-    of them.
+    with its star colouring and one jitted program of all the Hessian-vector
+    products (each one reverse sweep over the recorded gradient), valid where the
+    same branches are taken; pass ``sparsity=`` to give the pattern instead (it is
+    made symmetric; it must contain every entry that can be nonzero). Every entry is
+    read directly from one of the products.
 
     Args:
         fun: a function returning one real scalar.
@@ -277,7 +362,7 @@ def sparse_hessian(
         msg = f"fad.sparse_hessian expects a function, not {type(fun).__name__}."
         raise TypeError(msg)
     nums = check_argnums(argnums, "sparse_hessian")
-    cache: dict[Any, _Plan] = {}
+    cache: dict[Any, list[_Compiled]] = {}
 
     def plan_for(call: FlatCall) -> _Plan:
         n = len(call.leaves)
@@ -293,9 +378,7 @@ def sparse_hessian(
 
     def sparse_hessian_f(*args: Any, **kwargs: Any) -> SparseMatrix:
         call = flat_call(fun, argnums, nums, args, kwargs, "sparse_hessian")
-        plan = _cached(cache, call.key, lambda: plan_for(call))
-        products = run_sweeps(call, "hvp", plan.seeds)
-        data = tuple(products[c][k] for c, k in plan.sources)
+        plan, data = _evaluate(cache, call, plan_for, _JIT_HVP)
         p = plan.pattern
         return SparseMatrix._sorted(p.rows, p.cols, p.shape, data, plan.n_colors)
 

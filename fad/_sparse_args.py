@@ -17,6 +17,8 @@ from fad._core import is_tracer
 
 __all__ = ["FlatCall", "check_argnums", "flat_call", "output_leaves"]
 
+_FLOAT_SET = {float}
+
 
 def check_argnums(argnums: Any, fname: str) -> tuple[int, ...]:
     """``argnums`` as a tuple of ints (checked when the transform is made)."""
@@ -75,7 +77,17 @@ class FlatCall:
             or ``None`` when the non-differentiated arguments are not hashable.
     """
 
-    __slots__ = ("args", "fname", "fun", "key", "kwargs", "leaves", "nums", "treedef")
+    __slots__ = (
+        "args",
+        "flat_type",
+        "fname",
+        "fun",
+        "key",
+        "kwargs",
+        "leaves",
+        "nums",
+        "treedef",
+    )
 
     def __init__(
         self,
@@ -86,9 +98,21 @@ class FlatCall:
         fname: str,
     ) -> None:
         self.fun, self.args, self.kwargs, self.nums, self.fname = fun, args, kwargs, nums, fname
+        self.flat_type: type | None = None
+        self.leaves: list[Any] = []
+        self.key: Any = None
+        if len(nums) == 1 and not kwargs and len(args) == 1:
+            # the common case without the pytree plumbing: one flat list of floats
+            # (flattening, comparing and hashing a large PyTreeDef costs a sweep)
+            a = args[0]
+            t = type(a)
+            if (t is list or t is tuple) and a and set(map(type, a)) == _FLOAT_SET:
+                self.flat_type = t
+                self.leaves = list(a)
+                self.key = ("flat", t, len(a))
+                return
         diff = tuple(args[i] for i in nums)
         leaves, self.treedef = tree.tree_flatten(diff)
-        self.leaves: list[Any] = []
         for k, leaf in enumerate(leaves):
             x = _as_input(leaf)
             if x is None:
@@ -110,6 +134,8 @@ class FlatCall:
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
         """``fun`` with the differentiated leaves replaced by ``leaves``."""
+        if self.flat_type is not None:
+            return self.fun(self.flat_type(leaves))
         full = list(self.args)
         diff = tree.tree_unflatten(self.treedef, list(leaves))
         for i, value in zip(self.nums, diff, strict=True):

@@ -68,4 +68,3 @@ def taylor(fun: Callable[[Any], Any], x: Any, order: int) -> list[Any]:
         f"returned {type(out).__name__} ({out!r})."
     )
     raise TypeError(msg)
-

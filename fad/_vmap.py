@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
-from fad._core import is_tracer, new_level
+from fad._core import check_live, is_tracer, new_level
 from fad._emit import Program, emit
 from fad._ir import schedule
 from fad._jit import Jitted, Specialization, _with_all_leaves
@@ -428,7 +428,8 @@ def _record_at(
 ) -> tuple[Specialization | None, Any]:
     """Record ``fun`` at one point (floats); the specialization (None if not reusable)."""
     leaves, treedef = tree_flatten((args, kwargs))
-    rec = Recording(new_level())
+    level = new_level()
+    rec = Recording(level)
     batched_recordings.add(id(rec))
     traced = [i for i, x in enumerate(leaves) if type(x) is float or type(x) is int]
     inputs = rec.inputs([leaves[i] for i in traced])
@@ -445,6 +446,7 @@ def _record_at(
         if enabled:
             gc.enable()
     o_leaves, o_def = tree_flatten(out)
+    check_live(o_leaves, "vmap", level)
     if rec.tainted:
         return None, None
     ir = rec.to_ir(o_leaves)

@@ -80,13 +80,16 @@ class SparseMatrix:
         (3, 2)
     """
 
-    __slots__ = ("_cols", "_data", "_rows", "_shape", "n_colors")
+    __slots__ = ("_cols", "_data", "_rows", "_shape", "branches", "n_colors")
 
     _rows: tuple[int, ...]
     _cols: tuple[int, ...]
     _data: tuple[float, ...] | None
     _shape: tuple[int, int]
     n_colors: int | None
+    branches: tuple[str, ...]
+    """For a detected pattern: the source lines of the branches on traced values it was
+    detected under (the pattern holds where they go the same way); else ``()``."""
 
     def __init__(
         self,
@@ -125,6 +128,7 @@ class SparseMatrix:
         self._data = vals
         self._shape = (m, n)
         self.n_colors = n_colors
+        self.branches = ()
 
     @classmethod
     def _sorted(
@@ -139,6 +143,7 @@ class SparseMatrix:
         self = cls.__new__(cls)
         self._rows, self._cols, self._data, self._shape = rows, cols, data, shape
         self.n_colors = n_colors
+        self.branches = ()
         return self
 
     @classmethod

@@ -490,9 +490,7 @@ def _xlog1py_dy(ans: Any, x: Any, y: Any) -> Any:
 
 
 _xlogy: Primitive = _register(Primitive("xlogy", _xlogy_value, [_xlogy_dx, _xlogy_dy]))
-_xlog1py: Primitive = _register(
-    Primitive("xlog1py", _xlog1py_value, [_xlog1py_dx, _xlog1py_dy])
-)
+_xlog1py: Primitive = _register(Primitive("xlog1py", _xlog1py_value, [_xlog1py_dx, _xlog1py_dy]))
 
 
 @overload
@@ -675,9 +673,7 @@ def _ndtr_value(x: float) -> float:
 
 
 # Σₖ (-1)ᵏ (2k-1)!! / x²ᵏ, k = 0..12: the asymptotic series of the Mills ratio.
-_MILLS = tuple(
-    (-1.0) ** k * math.prod(range(1, 2 * k, 2)) for k in range(13)
-)
+_MILLS = tuple((-1.0) ** k * math.prod(range(1, 2 * k, 2)) for k in range(13))
 _LOG_NDTR_TAIL = -20.0  # below it, the asymptotic series is accurate to 1e-17
 
 
@@ -1142,9 +1138,7 @@ def _gamma_da(name: str) -> Callable[..., Any]:
 
 
 _gammainc: Primitive = _register(
-    Primitive(
-        "gammainc", _gammainc_value, [_gamma_da("gammainc"), _gamma_density("gammainc")]
-    )
+    Primitive("gammainc", _gammainc_value, [_gamma_da("gammainc"), _gamma_density("gammainc")])
 )
 _gammaincc_dx = _gamma_density("gammaincc")
 _gammaincc: Primitive = _register(

@@ -128,8 +128,7 @@ def test_nav_lists_every_page() -> None:
 
 def test_block_parser() -> None:
     text = (
-        "a\n```pycon\n>>> 1 + 1\n2\n```\n\n"
-        "    ```python\n    x = 1\n    ```\n````bash\nls\n````\n"
+        "a\n```pycon\n>>> 1 + 1\n2\n```\n\n    ```python\n    x = 1\n    ```\n````bash\nls\n````\n"
     )
     assert blocks(text) == [
         Block("pycon", ">>> 1 + 1\n2\n", 3),

@@ -247,6 +247,7 @@ def test_no_attribute_error_from_inside_fad(junk: Any) -> None:
 
 # ------------------------------------------------------------------ Python's math on a tracer
 
+
 def _python_math_error(fun: Callable[[Any], Any]) -> str:
     for mode in MODES:
         with pytest.raises(TypeError) as info:

@@ -144,9 +144,7 @@ CASES: dict[str, Case] = {
     "gamma": Case(fm.gamma, unary(GAMMA_DOMAIN)),
     "lgamma": Case(fm.lgamma, unary(LGAMMA_DOMAIN)),
     "digamma": Case(fm.digamma, unary(LGAMMA_DOMAIN)),
-    "polygamma": Case(
-        fm.polygamma, binary(st.integers(0, 3), real(0.3, 30.0)), frozenset({0})
-    ),
+    "polygamma": Case(fm.polygamma, binary(st.integers(0, 3), real(0.3, 30.0)), frozenset({0})),
     # any number of arguments (the registry holds the two-argument forms)
     "hypot": Case(fm.hypot, binary(real(-5, 5), real(-5, 5)).filter(not_origin)),
     "fsum": Case(lambda a, b: fm.fsum([a, b]), binary(real(-10, 10), real(-10, 10))),
@@ -568,9 +566,7 @@ REGULAR = (0.0, -0.0, 1.0, -1.0, 2.0, 3.0, 0.5, -2.0)
 POW_POINT = st.sampled_from(REGULAR + TINY)
 POW_CONST = st.sampled_from([0.0, 1.0, 2.0, 3.0, 0.5, -1.0, 2, 1, 0])
 
-pow_leaf = st.one_of(
-    st.sampled_from([("x",), ("y",)]), st.builds(lambda c: ("c", c), POW_CONST)
-)
+pow_leaf = st.one_of(st.sampled_from([("x",), ("y",)]), st.builds(lambda c: ("c", c), POW_CONST))
 
 
 def _pow_node(children: st.SearchStrategy[Tree]) -> st.SearchStrategy[Tree]:

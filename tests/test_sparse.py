@@ -197,7 +197,9 @@ def test_jacobian_pattern_and_values(programs: Any, data: st.DataObject, seed: i
     assert pattern.shape == (m, n)
     assert dense_pattern(dense) <= as_set(pattern)
     for mode in ("auto", "fwd", "rev"):
-        jac = fad.sparse_jacobian(fun, mode=mode)(x)
+        transform = fad.sparse_jacobian(fun, mode=mode)
+        transform(point(n, seed + 1))  # recorded there; at x the compiled program runs
+        jac = transform(x)
         assert jac.pattern == pattern
         assert jac.n_colors is not None
         assert jac.n_colors <= (n if mode == "fwd" else m)
@@ -247,7 +249,9 @@ def test_hessian_pattern_and_values(prog: Program, seed: int) -> None:
     assert as_set(fad.jacobian_sparsity(fad.grad(fun))(x)) == expected
     dense = fad.hessian(fun)(x)
     assert dense_pattern(dense) <= expected
-    hess = fad.sparse_hessian(fun)(x)
+    transform = fad.sparse_hessian(fun)
+    transform(point(n, seed + 1))  # recorded there; at x the compiled program runs
+    hess = transform(x)
     assert hess.pattern == pattern
     assert _coloring.is_valid_star_coloring(pattern.row_cols(), _star(pattern))
     got = hess.todense()
@@ -350,12 +354,115 @@ def test_pattern_and_colouring_are_cached_per_structure() -> None:
     jac = fad.sparse_jacobian(f, mode="fwd")
     first = jac([1.0, 2.0, 3.0, 4.0, 5.0])
     assert first.n_colors == 2
-    assert calls == 1 + 2  # detection, then one sweep per colour
+    assert calls == 1 + 2  # recorded for detection, then for the sweeps (one per colour)
     second = jac([2.0, 2.0, 2.0, 2.0, 2.0])
-    assert calls == 3 + 2  # only the sweeps
+    assert calls == 3  # the compiled program of the sweeps runs; f does not
     jac([1.0, 2.0, 3.0])  # a new structure: detected again
-    assert calls == 5 + 1 + 2
+    assert calls == 3 + 1 + 2
     assert second.todense() == fad.jacfwd(f)([2.0, 2.0, 2.0, 2.0, 2.0])
+
+
+def branchy(x: list[Any]) -> list[Any]:
+    """A residual whose pattern changes with the signs of the inputs."""
+    n = len(x)
+    out = []
+    for i in range(n):
+        if x[i] > 0:
+            out.append(x[i] * x[(i + 1) % n] + fm.sin(x[i]))
+        else:
+            out.append(x[i] ** 3 - 2.0 * x[(i + 2) % n])
+    return out
+
+
+def branchy_energy(x: list[Any]) -> Any:
+    return sum(fm.exp(0.1 * y) * y for y in branchy(x)) + sum(y * y for y in x)
+
+
+@given(
+    signs=st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=2, max_size=5),
+    seed=st.integers(0, 2**32),
+)
+@settings(max_examples=10, deadline=None)
+def test_cached_plans_follow_the_branches(signs: list[list[bool]], seed: int) -> None:
+    """The jitted sweeps equal the eager ones (and dense) where the branches flip; a
+    cached pattern is used only where its guards hold, never a stale one."""
+    rng = random.Random(seed)
+    points = [[rng.uniform(0.1, 2.0) * (1 if s else -1) for s in ss] for ss in signs]
+    calls = 0
+
+    def counted(x: list[Any]) -> list[Any]:
+        nonlocal calls
+        calls += 1
+        return branchy(x)
+
+    jac, hess = fad.sparse_jacobian(counted), fad.sparse_hessian(branchy_energy)
+    got_j, got_h = [], []
+    seen: set[tuple[bool, ...]] = set()
+    for ss, x in zip(signs, points, strict=True):
+        before = calls
+        got_j.append(jac(x))
+        # f runs (detection, recording) only at a new branch signature
+        assert (calls > before) == (tuple(ss) not in seen)
+        seen.add(tuple(ss))
+        got_h.append(hess(x))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(fad._sparse_ad, "_MAX_SPECIALIZATIONS", 0)  # the eager path
+        eager_j = [fad.sparse_jacobian(branchy)(x) for x in points]
+        eager_h = [fad.sparse_hessian(branchy_energy)(x) for x in points]
+    for x, gj, ej, gh, eh in zip(points, got_j, eager_j, got_h, eager_h, strict=True):
+        assert gj.pattern == ej.pattern == fad.jacobian_sparsity(branchy)(x)
+        assert gh.pattern == eh.pattern == fad.hessian_sparsity(branchy_energy)(x)
+        dj, dh = fad.jacfwd(branchy)(x), fad.hessian(branchy_energy)(x)
+        for sp, ep, dense in ((gj, ej, dj), (gh, eh, dh)):
+            assert dense_pattern(dense) <= as_set(sp)
+            for i, j, v in sp.entries():
+                assert close(v, ep[i, j])
+                assert close(v, dense[i][j])
+
+
+def test_the_detected_pattern_names_its_branches() -> None:
+    p = fad.jacobian_sparsity(branchy)([1.0, -1.0, 1.0, 1.0, -1.0, 1.0])
+    assert len(p.branches) == 6
+    assert all("if x[i] > 0" in w for w in p.branches)
+    assert fad.jacobian_sparsity(lambda x: [x[0] * x[1]])([1.0, 2.0]).branches == ()
+
+
+def test_a_function_closing_over_a_tracer_falls_back_to_the_tracers() -> None:
+    def outer(s: Any) -> Any:
+        def f(x: list[Any]) -> list[Any]:
+            return [s * x[0] * x[1], s * s * x[1]]
+
+        jac = fad.sparse_jacobian(f)([2.0, 3.0])
+        hes = fad.sparse_hessian(lambda x: s * x[0] * x[1] ** 2)([2.0, 3.0])
+        assert jac.data is not None
+        assert hes.data is not None
+        return sum(jac.data) + sum(hes.data)
+
+    # jac = [s·x1, s·x0; 0, s²], hes = s·[0, 2x1; 2x1, 2x0] at x = (2, 3)
+    s = 1.5
+    value = s * 3.0 + s * 2.0 + s * s + s * (6.0 + 6.0 + 4.0)
+    assert close(outer(s), value)
+    assert close(fad.grad(outer)(s), 3.0 + 2.0 + 2 * s + 16.0)
+
+
+@given(data=st.data(), seed=st.integers(0, 2**32))
+@settings(max_examples=30, deadline=None)
+def test_ir_patterns_equal_the_tracer_patterns(data: st.DataObject, seed: int) -> None:
+    from fad.tracers.sparsity import (
+        _hessian_pattern,
+        _hessian_pattern_traced,
+        _jacobian_pattern,
+        _jacobian_pattern_traced,
+    )
+
+    fun, n, _ = data.draw(st.one_of(banded_programs(), block_programs()))
+    x = point(n, seed)
+    call = flat_call(fun, 0, (0,), (x,), {}, "jacobian_sparsity")
+    assert _jacobian_pattern(call) == _jacobian_pattern_traced(call)
+    sfun, n, _ = data.draw(scalar_programs())
+    x = point(n, seed)
+    call = flat_call(sfun, 0, (0,), (x,), {}, "hessian_sparsity")
+    assert _hessian_pattern(call) == _hessian_pattern_traced(call)
 
 
 def test_non_differentiated_arguments_are_part_of_the_cache_key() -> None:
@@ -547,10 +654,41 @@ def test_empty_patterns_need_no_sweeps() -> None:
         calls += 1
         return [1.0, fm.floor(x[0])]
 
-    jac = fad.sparse_jacobian(f)([1.5, 2.0])
-    assert (jac.shape, jac.nnz, jac.n_colors, calls) == ((2, 2), 0, 0, 1)
+    sparse = fad.sparse_jacobian(f)
+    jac = sparse([1.5, 2.0])
+    # recorded for detection, then once more for a program that only checks branches
+    assert (jac.shape, jac.nnz, jac.n_colors, calls) == ((2, 2), 0, 0, 2)
+    assert sparse([2.5, 1.0]) == jac
+    assert calls == 2
     assert fad.sparse_jacobian(lambda x: [])([1.0]).shape == (0, 1)
     assert fad.sparse_jacobian(lambda x: [2.0])([]).todense() == [[]]
     hess = fad.sparse_hessian(lambda x: 3.0 * x[0] - x[1])([1.0, 2.0])
     assert (hess.nnz, hess.n_colors) == (0, 0)
     assert hess.todense() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+@given(
+    coefs=st.lists(st.sampled_from([0.0, -0.0, 1.0, 2.5, -1.0]), min_size=4, max_size=4),
+    seed=st.integers(0, 2**32),
+)
+@settings(max_examples=40, deadline=None)
+def test_pruning_the_zeros_keeps_the_values(coefs: list[float], seed: int) -> None:
+    """The structural-zero pass over a recorded program changes no finite value."""
+    from fad._emit import FLOAT_TABLE, emit
+    from fad._ir import schedule
+    from fad._sparse_ir import prune_zeros
+
+    c0, c1, c2, c3 = coefs
+
+    def f(x: list[Any]) -> list[Any]:
+        a = fm.sin(x[0]) * c0 + x[1] * c1
+        b = c2 - fm.exp(x[2]) * c3
+        return [a, b, a / (2.0 + b * b), c0 / (1.0 + x[0] ** 2), x[1] * 0.0 - a]
+
+    ir = fad.make_ir(f)(point(3, seed))
+    pruned = prune_zeros(ir)
+    assert pruned.n_ops <= ir.n_ops
+    program = emit(schedule(pruned), FLOAT_TABLE)
+    x = point(3, seed + 1)
+    for got, want in zip(program.run(x), f(x), strict=True):
+        assert got == want  # equal (a zero's sign aside: 0.0 == -0.0)

@@ -155,8 +155,7 @@ def test_grad_is_the_same_in_every_mode(program: Program, data: st.DataObject) -
     assert_all_close(results)
     # Forward mode, one input at a time, is an independent oracle.
     fwd = [
-        fad.jvp(f, tuple(xs), tuple(1.0 if i == k else 0.0 for i in range(n)))[1]
-        for k in range(n)
+        fad.jvp(f, tuple(xs), tuple(1.0 if i == k else 0.0 for i in range(n)))[1] for k in range(n)
     ]
     assert_all_close({"tape": results["tape"], "jvp": fwd})
 

@@ -121,9 +121,7 @@ def test_eight_threads_get_their_own_nested_gradients() -> None:
     barrier = threading.Barrier(n)
     errors: list[str] = []
     done: list[int] = []
-    threads = [
-        threading.Thread(target=worker, args=(k, barrier, errors, done)) for k in range(n)
-    ]
+    threads = [threading.Thread(target=worker, args=(k, barrier, errors, done)) for k in range(n)]
     with frequent_switches():
         for t in threads:
             t.start()

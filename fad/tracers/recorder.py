@@ -314,7 +314,6 @@ def concrete(value: Any) -> Any:
             return value
 
 
-
 def _warm_up() -> None:
     """Let fad.tree classify Recorded once, on a throw-away recording.
 

@@ -42,7 +42,7 @@ from typing import Any, ParamSpec
 
 import attrs
 
-from fad._core import Primitive, new_level, register_tracer
+from fad._core import Primitive, check_live, new_level, register_tracer
 from fad._ops import TracerOps
 from fad._sparse_args import check_argnums, flat_call, output_leaves
 from fad.sparse import SparseMatrix
@@ -53,7 +53,9 @@ __all__ = [
     "JacobianSparsityTracer",
     "bits",
     "hessian_pairs",
+    "hessian_rule",
     "hessian_sparsity",
+    "jacobian_rule",
     "jacobian_sparsity",
 ]
 
@@ -103,19 +105,44 @@ class JacobianSparsityTracer(TracerOps):
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
         """The value of ``prim``, depending on the union of its differentiable arguments."""
         primals = []
-        deps = 0
-        linear = prim.linear
-        for i, a in enumerate(args):
+        deps = []
+        for a in args:
             if type(a) is cls and a.level == level:
                 primals.append(a.primal)
-                if linear is None or linear[i] != 0:
-                    deps |= a.deps
+                deps.append(a.deps)
             else:
                 primals.append(a)
+                deps.append(0)
         ans = prim(*primals)
-        if prim.partials is None:
+        d = jacobian_rule(prim, deps)
+        if d is None:
             return ans
-        return _new_jac(ans, deps, level)
+        return _new_jac(ans, d, level)
+
+
+def jacobian_rule(prim: Primitive, deps: Sequence[int]) -> int | None:
+    """The inputs the result of ``prim`` depends on, from those of its arguments.
+
+    ``deps[i]`` is the bitset of argument ``i`` (``0`` for a constant). The rule is
+    the registry's: the union over the arguments with a partial (a primitive marked
+    ``linear`` drops the arguments of zero coefficient); ``None`` when ``prim`` has no
+    partials at all (its result is a plain number). Shared by the tracer and the IR
+    interpreter (:mod:`fad._sparse_ir`).
+
+    Example:
+        >>> from fad import _primitives as P
+        >>> from fad.tracers.sparsity import jacobian_rule
+        >>> bin(jacobian_rule(P.mul, [0b01, 0b10])), jacobian_rule(P.floor, [0b1])
+        ('0b11', None)
+    """
+    if prim.partials is None:
+        return None
+    linear = prim.linear
+    d = 0
+    for i, a in enumerate(deps):
+        if linear is None or linear[i] != 0:
+            d |= a
+    return d
 
 
 _JacTwin = twin(JacobianSparsityTracer)
@@ -165,6 +192,7 @@ def _second_order(
             local = d.deps if type(d) is JacobianSparsityTracer and d.level == level else 0
         if local:
             out.append((i, local))
+    check_live([], "sparsity", level)
     return out
 
 
@@ -205,36 +233,65 @@ class HessianSparsityTracer(TracerOps):
         ans = prim(*primals)
         if prim.partials is None:
             return ans
-        linear = prim.linear
-        grad = 0
-        children: list[Node] = []
-        for i in traced:
-            if linear is not None and linear[i] == 0:
-                continue
-            a = args[i]
-            grad |= a.grad
-            h = a.hess
-            if h is not None and all(h is not c for c in children):
-                children.append(h)
-        pairs: list[tuple[int, int]] = []
-        if linear is None:
-            for i, local in _second_order(prim, ans, primals, traced):
-                gi = args[i].grad
-                for j in bits(local):
-                    gj = args[j].grad
-                    pair = (gi, gj) if gi <= gj else (gj, gi)
-                    if pair not in pairs:
-                        pairs.append(pair)
-        hess: Node | None
-        if pairs:
-            hess = (tuple(children), tuple(pairs))
-        elif not children:
-            hess = None
-        elif len(children) == 1:
-            hess = children[0]
-        else:
-            hess = (tuple(children), ())
+        grads = [a.grad if i in traced else 0 for i, a in enumerate(args)]
+        hesses = [a.hess if i in traced else None for i, a in enumerate(args)]
+        grad, hess = hessian_rule(prim, ans, primals, traced, grads, hesses)
         return _new_hess(ans, grad, hess, level)
+
+
+def hessian_rule(
+    prim: Primitive,
+    ans: Any,
+    primals: list[Any],
+    traced: list[int],
+    grads: Sequence[int],
+    hesses: Sequence[Node | None],
+) -> tuple[int, Node | None]:
+    """``(grad, hess)`` of the result of ``prim`` (which has partials).
+
+    ``primals`` are the argument values, ``traced`` the positions of the arguments
+    that depend on the inputs, ``grads[i]`` / ``hesses[i]`` their sets and pair
+    nodes. The result keeps its arguments' pairs and adds ``grads[i] × grads[j]``
+    for each ``(i, j)`` with ``∂ᵢ∂ⱼf ≠ 0`` (from :func:`_second_order`, i.e. the
+    registry's partials). Shared by the tracer and the IR interpreter
+    (:mod:`fad._sparse_ir`).
+
+    Example:
+        >>> from fad import _primitives as P
+        >>> from fad.tracers.sparsity import hessian_rule
+        >>> grad, hess = hessian_rule(P.mul, 6.0, [2.0, 3.0], [0, 1], [1, 2], [None, None])
+        >>> grad, hess
+        (3, ((), ((1, 2),)))
+    """
+    linear = prim.linear
+    grad = 0
+    children: list[Node] = []
+    for i in traced:
+        if linear is not None and linear[i] == 0:
+            continue
+        grad |= grads[i]
+        h = hesses[i]
+        if h is not None and all(h is not c for c in children):
+            children.append(h)
+    pairs: list[tuple[int, int]] = []
+    if linear is None:
+        for i, local in _second_order(prim, ans, primals, traced):
+            gi = grads[i]
+            for j in bits(local):
+                gj = grads[j]
+                pair = (gi, gj) if gi <= gj else (gj, gi)
+                if pair not in pairs:
+                    pairs.append(pair)
+    hess: Node | None
+    if pairs:
+        hess = (tuple(children), tuple(pairs))
+    elif not children:
+        hess = None
+    elif len(children) == 1:
+        hess = children[0]
+    else:
+        hess = (tuple(children), ())
+    return grad, hess
 
 
 _HessTwin = twin(HessianSparsityTracer)
@@ -291,7 +348,11 @@ def jacobian_sparsity(
 ) -> Callable[P, SparseMatrix]:
     """The sparsity pattern of ``fun``'s Jacobian, detected at the given point.
 
-    ``fun`` runs once on :class:`JacobianSparsityTracer` inputs. The pattern is
+    ``fun`` is recorded once as ``fad.jit`` records it and the index sets are
+    propagated over the recorded program (:mod:`fad._sparse_ir`); a function that
+    cannot be recorded on its own (it closes over a tracer) runs on
+    :class:`JacobianSparsityTracer` inputs instead, with the same rules. The
+    pattern's ``branches`` names the decisions on traced values it depends on. It is
     ``m × n`` for ``m`` output leaves and ``n`` leaves of the differentiated
     argument(s) (in :func:`fad.tree.tree_flatten` order, as :func:`fad.jacfwd` counts
     them); entry ``(i, j)`` is present when output ``i`` depends on input ``j``
@@ -333,10 +394,32 @@ def jacobian_sparsity(
 
 
 def _jacobian_pattern(call: Any) -> SparseMatrix:
-    """The Jacobian pattern of a :class:`fad._sparse_args.FlatCall` at its leaves."""
+    """The Jacobian pattern of a :class:`fad._sparse_args.FlatCall` at its leaves:
+    from its recorded program when it can be recorded, else by the tracers."""
+    from fad._sparse_ir import ir_jacobian_rows, record
+
+    recorded = record(call)
+    if recorded is None:
+        return _jacobian_pattern_traced(call)
+    ir, result = recorded
+    out = output_leaves(result, call.fname)
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, b in enumerate(ir_jacobian_rows(ir)):
+        for j in bits(b):
+            rows.append(i)
+            cols.append(j)
+    p = SparseMatrix._sorted(tuple(rows), tuple(cols), (len(out), len(call.leaves)), None)
+    p.branches = tuple(g.where for g in ir.guards)
+    return p
+
+
+def _jacobian_pattern_traced(call: Any) -> SparseMatrix:
+    """The Jacobian pattern of a :class:`fad._sparse_args.FlatCall`, by the tracers."""
     level = new_level()
     inputs = [_new_jac(x, 1 << j, level) for j, x in enumerate(call.leaves)]
     out = output_leaves(call(inputs), call.fname)
+    check_live(out, call.fname, level)
     rows: list[int] = []
     cols: list[int] = []
     for i, o in enumerate(out):
@@ -352,7 +435,9 @@ def hessian_sparsity(
 ) -> Callable[P, SparseMatrix]:
     """The sparsity pattern of scalar ``fun``'s Hessian, detected at the given point.
 
-    ``fun`` runs once on :class:`HessianSparsityTracer` inputs; entry ``(i, j)`` is
+    ``fun`` is recorded once and the rule of :class:`HessianSparsityTracer` is
+    propagated over the recorded program (or, when it cannot be recorded on its own,
+    ``fun`` runs on those tracers); entry ``(i, j)`` is
     present when inputs ``i`` and ``j`` interact nonlinearly (``∂²f/∂xᵢ∂xⱼ`` may be
     nonzero), as the registry's partials tell per primitive. The pattern is
     symmetric, ``n × n`` over the leaves of the differentiated argument(s). A branch
@@ -393,11 +478,21 @@ def hessian_sparsity(
 
 
 def _hessian_pattern(call: Any) -> SparseMatrix:
-    """The Hessian pattern of a scalar :class:`fad._sparse_args.FlatCall`."""
-    level = new_level()
-    n = len(call.leaves)
-    inputs = [_new_hess(x, 1 << j, None, level) for j, x in enumerate(call.leaves)]
-    result = call(inputs)
+    """The Hessian pattern of a scalar :class:`fad._sparse_args.FlatCall`: from its
+    recorded program when it can be recorded, else by the tracers."""
+    from fad._sparse_ir import ir_hessian_rows, record
+
+    recorded = record(call)
+    if recorded is None:
+        return _hessian_pattern_traced(call)
+    ir, result = recorded
+    _check_scalar(call, result)
+    p = _from_rows(ir_hessian_rows(ir, call.leaves))
+    p.branches = tuple(g.where for g in ir.guards)
+    return p
+
+
+def _check_scalar(call: Any, result: Any) -> Any:
     out = output_leaves(result, call.fname)
     if len(out) != 1 or isinstance(result, (list, tuple, dict)):
         msg = (
@@ -407,9 +502,22 @@ def _hessian_pattern(call: Any) -> SparseMatrix:
             "its gradient, or of each component."
         )
         raise TypeError(msg)
-    o = out[0]
+    return out[0]
+
+
+def _hessian_pattern_traced(call: Any) -> SparseMatrix:
+    """The Hessian pattern of a scalar :class:`fad._sparse_args.FlatCall`, by the tracers."""
+    level = new_level()
+    n = len(call.leaves)
+    inputs = [_new_hess(x, 1 << j, None, level) for j, x in enumerate(call.leaves)]
+    o = _check_scalar(call, call(inputs))
+    check_live([o], call.fname, level)
     node = o.hess if type(o) is HessianSparsityTracer and o.level == level else None
-    rows_bits = hessian_pairs(node, n)
+    return _from_rows(hessian_pairs(node, n))
+
+
+def _from_rows(rows_bits: list[int]) -> SparseMatrix:
+    n = len(rows_bits)
     rows: list[int] = []
     cols: list[int] = []
     for i, b in enumerate(rows_bits):
