@@ -328,3 +328,18 @@ def test_a_builtin_that_converts_is_named() -> None:
     message = _python_math_error(lambda x: len(range(x)) * x)
     assert message.startswith("range() converts its argument with int()")
     assert "math module" not in message
+
+
+@pytest.mark.parametrize(
+    ("primal", "tangent", "field"),
+    [
+        (1.0, "a", "tangent"),
+        ("x", 1.0, "primal"),
+        (1.0, None, "tangent"),
+        (True, 1.0, "primal"),
+        (1.0, 1j, "tangent"),
+    ],
+)
+def test_dual_refuses_fields_that_are_not_real(primal: Any, tangent: Any, field: str) -> None:
+    with pytest.raises(TypeError, match=rf"fad\.Dual: the {field} must be a real scalar"):
+        fad.Dual(primal, tangent)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
-from fad._core import GENERIC, Primitive, bind, partials_at, register_tracer
+from fad._core import GENERIC, Primitive, bind, is_tracer, partials_at, register_tracer
 from fad._ops import BINARY_OPERATORS
 from fad.tracers._build import (
     TracerBase,
@@ -19,8 +20,21 @@ from fad.tracers._build import (
 __all__ = ["Dual"]
 
 
+def _check_real(value: Any, field: str) -> None:
+    """Refuse a ``Dual`` field that is not a real scalar or a tracer, naming the field."""
+    t = type(value)
+    if t is float or t is int or is_tracer(value):
+        return
+    if t is bool or not isinstance(value, numbers.Real):
+        msg = (
+            f"fad.Dual: the {field} must be a real scalar (float, int) or a fad tracer, "
+            f"got a {t.__name__} ({value!r})."
+        )
+        raise TypeError(msg)
+
+
 @register_tracer
-@attrs.frozen(eq=False, repr=False, weakref_slot=False)  # TracerBase has the weakref slot
+@attrs.frozen(eq=False, repr=False, weakref_slot=False, init=False)  # TracerBase: weakref
 class Dual(TracerBase):
     """A dual number: a primal value and its tangent (directional derivative).
 
@@ -40,6 +54,15 @@ class Dual(TracerBase):
     primal: Any
     tangent: Any
     level: int = 0
+
+    def __init__(self, primal: Any, tangent: Any, level: int = 0) -> None:
+        # Written out to check what a user passes; fad's own rules build Duals from
+        # values that are already checked, through the twin (fad/tracers/_build.py).
+        _check_real(primal, "primal")
+        _check_real(tangent, "tangent")
+        object.__setattr__(self, "primal", primal)
+        object.__setattr__(self, "tangent", tangent)
+        object.__setattr__(self, "level", level)
 
     def __repr__(self) -> str:
         level = f", level={self.level}" if self.level else ""
