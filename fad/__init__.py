@@ -1,5 +1,6 @@
 """fad: dual and codual numbers, automatic differentiation with a JAX-style API."""
 
+from fad import _numpy as _numpy  # gives every tracer the methods numpy calls (np.sin)
 from fad import math as math
 from fad import parallel as parallel
 from fad import sparse as sparse

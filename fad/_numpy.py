@@ -23,6 +23,7 @@ from typing import Any
 from fad import _primitives as P
 from fad._core import Primitive, bind
 from fad._emit import _INFIX, Table
+from fad._ops import TracerOps
 
 __all__ = ["NUMPY_TABLE", "UFUNC_PRIMITIVES", "numpy_function", "ufunc_method"]
 
@@ -65,6 +66,46 @@ class NoPrimitiveError(AttributeError, TypeError):
     False, and a TypeError, as the issue asks of a function fad cannot differentiate)."""
 
 
+class _UfuncMethod:
+    """``x.<name>``, the method numpy calls for the ufunc ``name`` on an object array.
+
+    Installed on :class:`~fad._ops.TracerOps` for each ufunc name (a class attribute,
+    not ``__getattr__``: a ``__getattr__`` hook would slow every attribute access of
+    every tracer, ``self.primal`` included, on the hot path).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, x: Any, owner: Any = None) -> Any:
+        if x is None:
+            return self
+        return ufunc_method(x, self.name)
+
+
+_with_numpy_names: set[type] = set()
+
+
+def install_ufunc_methods(cls: type) -> None:
+    """Give ``cls`` a method per numpy ufunc: fad's primitive, or a clear refusal.
+
+    The names with a primitive are known without numpy; the ufuncs without one are
+    added when numpy has been imported (here, or on the first numpy call through fad).
+    """
+    names = set(UFUNC_PRIMITIVES)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if cls in _with_numpy_names:
+            return
+        _with_numpy_names.add(cls)
+        names |= {n for n, u in vars(np).items() if isinstance(u, np.ufunc)}
+    for name in names:
+        if name.isidentifier() and not name.startswith("_") and not hasattr(cls, name):
+            setattr(cls, name, _UfuncMethod(name))
+
+
 def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
     """The method ``x.<name>`` numpy calls for the ufunc ``name`` on an object array.
 
@@ -91,6 +132,8 @@ def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
 def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``ufunc(*inputs)`` where an input is a tracer (numpy's ``__array_ufunc__``)."""
     import numpy as np
+
+    install_ufunc_methods(TracerOps)  # numpy is here now: its ufuncs without a primitive
 
     if method != "__call__" or kwargs:
         return NotImplemented
@@ -187,3 +230,6 @@ class _NumpyTable(Table):
 
 _NP_INFIX = {k: v for k, v in _INFIX.items() if k not in ("truth", "select")}
 NUMPY_TABLE = _NumpyTable("numpy", _NP_INFIX, _callee)
+
+
+install_ufunc_methods(TracerOps)

@@ -198,6 +198,17 @@ def _compare(name: str, op: Any, x: Any, y: Any) -> bool:
     return bool(op(a, b))
 
 
+# numpy's binary ufuncs that are Python operators, for a numpy float scalar and a tracer.
+_SCALAR_OPERATORS = {
+    "add": operator.add,
+    "subtract": operator.sub,
+    "multiply": operator.mul,
+    "true_divide": operator.truediv,
+    "divide": operator.truediv,
+    "power": operator.pow,
+}
+
+
 class TracerOps:
     """Operators of a tracer, each one call of a primitive (mixin)."""
 
@@ -371,16 +382,16 @@ class TracerOps:
     def __index__(self) -> int:
         raise conversion_error(self, "int")
 
-    def __getattr__(self, name: str) -> Any:
-        # numpy calls x.sin() for np.sin on object arrays: the registry's primitives
-        # by numpy's names (fad._numpy); only names missing from the class get here.
-        if name.startswith("__"):
-            raise AttributeError(name)
-        from fad._numpy import ufunc_method
-
-        return ufunc_method(self, name)
-
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # ``np.float64(c) * x`` lands here: as the operator on a float, without fad._numpy
+        if len(inputs) == 2 and method == "__call__" and not kwargs:
+            op = _SCALAR_OPERATORS.get(ufunc.__name__)
+            if op is not None:
+                a, b = inputs
+                if type(a) is not float and isinstance(a, float):
+                    return op(float(a), b)
+                if type(b) is not float and isinstance(b, float):
+                    return op(a, float(b))
         # np.copysign(tracer, y) and friends: the primitive of the ufunc (fad._numpy)
         from fad._numpy import array_ufunc
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import fractions
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from fad._core import Primitive, primal_value
@@ -490,6 +490,28 @@ def _sumprod_all(ans: Any, *pq: Any) -> tuple[Any, ...]:
     return pq[n:] + pq[:n]
 
 
+# Within these magnitudes Veltkamp's split cannot overflow and a nonzero product's low
+# part cannot underflow, so ``_exact_dot``'s two-product terms are exact.
+_SPLIT_LO = 2.0**-480
+_SPLIT_HI = 2.0**480
+
+
+def _exact_dot(p: Sequence[float], q: Sequence[float]) -> float:
+    """Σ pᵢqᵢ correctly rounded: each product split exactly into two floats, then fsum."""
+    terms = []
+    for a, b in zip(p, q, strict=True):
+        h = a * b
+        c = 134217729.0 * a  # 2**27 + 1: Veltkamp's split into 26-bit halves
+        ah = c - (c - a)
+        al = a - ah
+        c = 134217729.0 * b
+        bh = c - (c - b)
+        bl = b - bh
+        terms.append(h)
+        terms.append(((ah * bh - h) + ah * bl + al * bh) + al * bl)  # a·b - h, exactly
+    return math.fsum(terms)
+
+
 def _sumprod_value(*pq: Any) -> Any:
     """``math.sumprod(p, q)`` for ``pq = p + q`` (Python >= 3.12; exact fallback before)."""
     n = len(pq) // 2
@@ -501,6 +523,8 @@ def _sumprod_value(*pq: Any) -> Any:
         return sum(a * b for a, b in zip(p, q, strict=True))
     if not all(math.isfinite(v) for v in pq):
         return sum(a * b for a, b in zip(p, q, strict=True))
+    if all(type(v) is float and (v == 0.0 or _SPLIT_LO < abs(v) < _SPLIT_HI) for v in pq):
+        return _exact_dot(p, q)
     exact = sum(
         (fractions.Fraction(a) * fractions.Fraction(b) for a, b in zip(p, q, strict=True)),
         fractions.Fraction(0),

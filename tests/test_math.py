@@ -282,3 +282,20 @@ def test_functions_keep_their_names_and_docstrings() -> None:
         if callable(fun) and name != "Real":
             assert fun.__name__ == name
             assert "Example:" in (fun.__doc__ or ""), name
+
+
+_MAGNITUDES = st.floats(-1e140, 1e140, allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(st.tuples(_MAGNITUDES, _MAGNITUDES), min_size=1, max_size=8), st.booleans())
+def test_exact_dot_is_the_correctly_rounded_sum_of_products(
+    pairs: list[tuple[float, float]], cancel: bool
+) -> None:
+    from fractions import Fraction
+
+    from fad._primitives import _exact_dot
+
+    p = [a for a, _ in pairs]
+    q = [-a * (1.0 + 2.0**-50) for a in p] if cancel else [b for _, b in pairs]
+    exact = float(sum((Fraction(a) * Fraction(b) for a, b in zip(p, q, strict=True)), Fraction(0)))
+    assert _exact_dot(p, q) == exact

@@ -152,6 +152,8 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
                     else:
                         tangent = _times(c0, self.tangent) + _times(c1, other.tangent)
                     return _new_dual(ans, tangent, self.level)
+        if t is not float and isinstance(other, float):  # np.float64: as the float
+            return op(self, float(other))
         return bind(prim, self, other)
 
     def rop(self: Dual, other: Any) -> Any:
@@ -161,6 +163,8 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
             ans = impl(other, b)
             d = d1(ans, other, b) if c1 is None else c1
             return _new_dual(ans, _times(d, self.tangent), self.level)
+        if t is not float and isinstance(other, float):  # np.float64: as the float
+            return rop(self, float(other))
         return bind(prim, other, self)
 
     return op, rop

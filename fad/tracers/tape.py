@@ -412,6 +412,8 @@ def fast_binary(prim, impl, d0, d1, c0, c1):
             da = d0(ans, a, other) if c0 is None else c0
             tape = self.tape
 {_record(12, "ans", "self.index", "da", "NO_PARENT", "0.0")}
+        elif isinstance(other, float):  # a float subclass (np.float64): as the float
+            return op(self, float(other))
         return bind(prim, self, other)
 
     def rop(self, other):
@@ -422,6 +424,8 @@ def fast_binary(prim, impl, d0, d1, c0, c1):
             db = d1(ans, other, b) if c1 is None else c1
             tape = self.tape
 {_record(12, "ans", "self.index", "db", "NO_PARENT", "0.0")}
+        if isinstance(other, float):  # a float subclass (np.float64): as the float
+            return rop(self, float(other))
         return bind(prim, other, self)
 
     return op, rop
