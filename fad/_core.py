@@ -35,6 +35,7 @@ __all__ = [
     "UnexpectedTracerError",
     "bind",
     "check_live",
+    "finish",
     "is_tracer",
     "new_level",
     "on_finish",
@@ -99,6 +100,14 @@ class UnexpectedTracerError(TypeError):
     """
 
 
+def finish(level: int) -> None:
+    """End transform ``level`` without reading outputs (its function raised): close its tapes."""
+    for ref in _live.pop(level, ()):
+        closing = ref()
+        if closing is not None:
+            closing.close()
+
+
 def check_live(leaves: Sequence[Any], fname: str, level: int) -> None:
     """Finish transform ``level``, whose outputs are ``leaves``: no tracer in them is stale.
 
@@ -126,10 +135,7 @@ def check_live(leaves: Sequence[Any], fname: str, level: int) -> None:
                 )
                 raise UnexpectedTracerError(msg)
             value = value.primal
-    for ref in _live.pop(level, ()):
-        closing = ref()
-        if closing is not None:
-            closing.close()
+    finish(level)
 
 
 Partial = Callable[..., Any]

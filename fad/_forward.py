@@ -25,7 +25,7 @@ from fad._args import (
     _split_aux,
     batched,
 )
-from fad._core import check_live, new_level
+from fad._core import check_live, finish, new_level
 from fad._taylor import taylor
 from fad.tracers.dual import Dual
 from fad.tree import PyTreeDef, tree_flatten, tree_unflatten
@@ -50,7 +50,11 @@ def _jvp_flat(
     inputs = [
         p if t is None else Dual(p, t, level) for p, t in zip(p_leaves, t_leaves, strict=True)
     ]
-    out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
+    try:
+        out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
+    except BaseException:
+        finish(level)  # the function raised: its level ends here
+        raise
     o_leaves, o_def = tree_flatten(out)
     _check_outputs(o_leaves, out, fname)
     check_live(o_leaves, fname, level)
@@ -287,7 +291,11 @@ class _Derivative(Transformed):
             out = f(x)
         elif order == 1:
             level = new_level()
-            out = f(Dual(x, 1.0, level))
+            try:
+                out = f(Dual(x, 1.0, level))
+            except BaseException:
+                finish(level)  # the function raised: its level ends here
+                raise
             _scalar_output(out, "derivative")
             check_live([out], "derivative", level)
             return out.tangent if type(out) is Dual and out.level == level else 0.0

@@ -27,7 +27,7 @@ from fad._args import (
     _split_aux,
     batched,
 )
-from fad._core import check_live, is_tracer, new_level
+from fad._core import check_live, finish, is_tracer, new_level
 from fad.tracers.codual import Codual
 from fad.tracers.memo import MemoCodual
 from fad.tracers.tape import Tape, TapeCodual
@@ -98,7 +98,11 @@ def _vjp_flat(
     """Run ``fun`` on the inputs of the strategy ``cls``; return outputs and pullback."""
     level = new_level()
     inputs, pullback = cls.seed(list(p_leaves), level)
-    out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
+    try:
+        out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
+    except BaseException:
+        finish(level)  # the function raised: its level ends here
+        raise
     o_leaves, o_def = tree_flatten(out)
     _check_outputs(o_leaves, out, fname)
     check_live(o_leaves, fname, level)
@@ -314,7 +318,11 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
     level = new_level()
     tape = Tape(level)
     inputs = tape.inputs(p_leaves)
-    out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, "linearize")
+    try:
+        out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, "linearize")
+    except BaseException:
+        finish(level)  # the function raised: its level ends here
+        raise
     o_leaves, o_def = tree_flatten(out)
     _check_outputs(o_leaves, out, "linearize")
     check_live(o_leaves, "linearize", level)
@@ -371,17 +379,23 @@ class _ValueAndGrad(Transformed):
         i = self.nums[0]
         level = new_level()
         p_def: PyTreeDef | None = None
-        if self.single and 0 <= i < len(args) and type(args[i]) is float:
-            # one float argument: the common case, without the pytree plumbing
-            inputs, pullback = self.cls.seed([args[i]], level)
-            full = list(args)
-            full[i] = inputs[0]
-            out, aux = _split_aux(self.fun(*full, **kwargs), has_aux, fname)
-        else:
-            f, p_leaves, p_def = _select(self.fun, self.argnums, self.nums, args, kwargs, fname)
-            inputs, pullback = self.cls.seed(p_leaves, level)
-            out, aux = _split_aux(f(*tree_unflatten(p_def, inputs)), has_aux, fname)
-        _check_scalar(out, level, fname)
+        try:
+            if self.single and 0 <= i < len(args) and type(args[i]) is float:
+                # one float argument: the common case, without the pytree plumbing
+                inputs, pullback = self.cls.seed([args[i]], level)
+                full = list(args)
+                full[i] = inputs[0]
+                out, aux = _split_aux(self.fun(*full, **kwargs), has_aux, fname)
+            else:
+                f, p_leaves, p_def = _select(
+                    self.fun, self.argnums, self.nums, args, kwargs, fname
+                )
+                inputs, pullback = self.cls.seed(p_leaves, level)
+                out, aux = _split_aux(f(*tree_unflatten(p_def, inputs)), has_aux, fname)
+            _check_scalar(out, level, fname)
+        except BaseException:
+            finish(level)  # the function raised, or its output is not a scalar
+            raise
         check_live([out], fname, level)
         cts = pullback([out], [1.0])
         if p_def is None:

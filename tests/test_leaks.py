@@ -114,3 +114,28 @@ def test_hand_built_tracers_never_expire() -> None:
     fad.grad(lambda t: t * t)(1.0)
     assert (x * x).tangent == 4.0
     assert fad.grad(lambda t: t * x.primal)(1.0) == 2.0
+
+
+@pytest.mark.parametrize("mode", ["tape", "memo", "naive"])
+def test_a_function_that_raises_leaves_no_live_level(mode: str) -> None:
+    from fad import _core
+
+    def bad(x: Any) -> Any:
+        raise ValueError("boom")
+
+    before = len(_core._live)
+    calls: list[Callable[[float], Any]] = [
+        fad.grad(bad, mode=mode),
+        fad.value_and_grad(bad, mode=mode),
+        fad.jacrev(bad, mode=mode),
+        fad.jacfwd(bad),
+        fad.derivative(bad),
+        lambda x: fad.jvp(bad, (x,), (1.0,)),
+        lambda x: fad.vjp(bad, x, mode=mode),
+        lambda x: fad.linearize(bad, x),
+        fad.grad(lambda x: [x, x], mode=mode),  # not a scalar: raises after the call
+    ]
+    for call in calls:
+        with pytest.raises((ValueError, TypeError)):
+            call(1.0)
+    assert len(_core._live) == before
