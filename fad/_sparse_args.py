@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fad import tree
+from fad._args import _check_argnums
 from fad._core import is_tracer
 
 __all__ = ["FlatCall", "check_argnums", "flat_call", "output_leaves"]
@@ -20,18 +21,8 @@ __all__ = ["FlatCall", "check_argnums", "flat_call", "output_leaves"]
 _FLOAT_SET = {float}
 
 
-def check_argnums(argnums: Any, fname: str) -> tuple[int, ...]:
-    """``argnums`` as a tuple of ints (checked when the transform is made)."""
-    if isinstance(argnums, int) and not isinstance(argnums, bool):
-        return (argnums,)
-    if (
-        isinstance(argnums, (tuple, list))
-        and argnums
-        and all(isinstance(i, int) and not isinstance(i, bool) for i in argnums)
-    ):
-        return tuple(argnums)
-    msg = f"fad.{fname}: argnums must be an int or a non-empty tuple of ints, not {argnums!r}."
-    raise TypeError(msg)
+# The transforms' own check: the same rule and message as fad.grad and fad.jacfwd.
+check_argnums = _check_argnums
 
 
 def _path_str(path: Any) -> str:
