@@ -190,3 +190,28 @@ def test_all_partials_are_the_partials(n: int, data: st.DataObject) -> None:
         one_by_one = [p(ans, *xs) for p in prim.partials]
         assert bits(partials_at(prim, ans, xs, every)) == bits(one_by_one)
         assert all(math.isfinite(d) for d in one_by_one)
+
+
+@settings(max_examples=40, deadline=None)
+@given(program=programs(), xs=points)
+def test_numpy_float_constants_take_the_same_rules(
+    program: tuple[int, list[Instruction]], xs: list[float]
+) -> None:
+    # np.float64 constants go through the float fast paths (and numpy's __array_ufunc__
+    # when on the left): bitwise the float constants' results, both ways.
+    np = pytest.importorskip("numpy")
+    n, code = program
+    args = xs[:n]
+    as_numpy = [(kind, op, i, j, np.float64(c)) for kind, op, i, j, c in code]
+    argnums = tuple(range(n))
+
+    def f(*v: Any) -> Any:
+        return run(code, v)
+
+    def g(*v: Any) -> Any:
+        return run(as_numpy, v)
+
+    want = outcome(lambda: fad.value_and_grad(f, argnums=argnums)(*args))
+    assert outcome(lambda: fad.value_and_grad(g, argnums=argnums)(*args)) == want
+    both_ways(lambda: fad.value_and_grad(g, argnums=argnums)(*args))
+    both_ways(lambda: fad.jvp(g, tuple(args), tuple(1.0 for _ in args)))
