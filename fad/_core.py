@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import numbers
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -278,6 +279,10 @@ def register_tracer(cls: type) -> type:
     return cls
 
 
+class ArrayArgumentError(TypeError):
+    """A numpy array where a primitive takes scalars: :func:`bind` maps it elementwise."""
+
+
 def _kind(t: type, value: Any, prim: Primitive | None) -> bool:
     kind = _is_tracer_type.get(t)
     if kind is not None:
@@ -298,6 +303,9 @@ def _kind(t: type, value: Any, prim: Primitive | None) -> bool:
         f"{where} got an argument of type {t.__name__} ({value!r}); fad differentiates "
         "real scalars: float, int or a fad tracer."
     )
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray):
+        raise ArrayArgumentError(msg)
     raise TypeError(msg)
 
 
@@ -378,7 +386,12 @@ def bind(prim: Primitive, *args: Any) -> Any:
             break
     else:
         return prim.impl(*args)
-    top, level, float_like = top_tracer(args, prim)
+    try:
+        top, level, float_like = top_tracer(args, prim)
+    except ArrayArgumentError:  # ``x * ndarray``: the primitive at each element
+        from fad._numpy import elementwise
+
+        return elementwise(prim, args)
     if top is None:
         return prim.impl(*args)
     if float_like:

@@ -61,9 +61,13 @@ UFUNC_PRIMITIVES: dict[str, Primitive] = {
 _REVERSE = {prim.name: np_name for np_name, prim in UFUNC_PRIMITIVES.items()}
 
 
-class NoPrimitiveError(AttributeError, TypeError):
-    """A numpy ufunc fad has no primitive for (an AttributeError, so ``hasattr`` is
-    False, and a TypeError, as the issue asks of a function fad cannot differentiate)."""
+class NoPrimitiveError(TypeError):
+    """A numpy ufunc fad has no primitive for, raised when its method is called.
+
+    Raised by the call, not by the attribute lookup: numpy's object loop replaces an
+    error of the lookup with its own "no callable rint method", but lets an error of
+    the call through, so the user reads this message.
+    """
 
 
 class _UfuncMethod:
@@ -87,6 +91,44 @@ class _UfuncMethod:
 
 _with_numpy_names: set[type] = set()
 
+# numpy's ufuncs without a fad primitive (numpy 2.4), installed even before numpy is
+# imported: a user's object array may meet a tracer made while numpy was not loaded.
+_NO_PRIMITIVE = (
+    "bitwise_and",
+    "bitwise_count",
+    "bitwise_invert",
+    "bitwise_left_shift",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_right_shift",
+    "bitwise_xor",
+    "conj",
+    "divmod",
+    "fmax",
+    "fmin",
+    "frexp",
+    "gcd",
+    "heaviside",
+    "invert",
+    "isnat",
+    "lcm",
+    "left_shift",
+    "logaddexp",
+    "logaddexp2",
+    "matvec",
+    "modf",
+    "nextafter",
+    "reciprocal",
+    "right_shift",
+    "rint",
+    "sign",
+    "signbit",
+    "spacing",
+    "square",
+    "vecdot",
+    "vecmat",
+)
+
 
 def install_ufunc_methods(cls: type) -> None:
     """Give ``cls`` a method per numpy ufunc: fad's primitive, or a clear refusal.
@@ -94,7 +136,7 @@ def install_ufunc_methods(cls: type) -> None:
     The names with a primitive are known without numpy; the ufuncs without one are
     added when numpy has been imported (here, or on the first numpy call through fad).
     """
-    names = set(UFUNC_PRIMITIVES)
+    names = set(UFUNC_PRIMITIVES) | set(_NO_PRIMITIVE)
     np = sys.modules.get("numpy")
     if np is not None:
         if cls in _with_numpy_names:
@@ -111,8 +153,6 @@ def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
 
     Raises:
         AttributeError: for a name that is no numpy ufunc.
-        NoPrimitiveError: for a numpy ufunc fad has no primitive for (a TypeError and
-            an AttributeError; the message says so).
     """
     prim = UFUNC_PRIMITIVES.get(name)
     if prim is not None:
@@ -125,8 +165,31 @@ def ufunc_method(x: Any, name: str) -> Callable[..., Any]:
             f"{type(x).__name__}; there is no fad.math.{name}. Write it with fad.math "
             "functions (or fad.primitive for a new one)."
         )
-        raise NoPrimitiveError(msg)
+
+        def refuse(*others: Any) -> Any:
+            raise NoPrimitiveError(msg)
+
+        return refuse
     raise AttributeError(f"{type(x).__name__!r} object has no attribute {name!r}")
+
+
+def elementwise(prim: Primitive, args: tuple[Any, ...]) -> Any:
+    """``prim`` at each element of the broadcast ``args``, some of them numpy arrays.
+
+    What :func:`fad._core.bind` does with an array argument (``x * ndarray``,
+    ``np.sin(x_array)``, ``fad.math.sin(ndarray)``): an object array of tracers when
+    any comes out, else a float array, as numpy gives for floats.
+    """
+    import numpy as np
+
+    out = np.frompyfunc(lambda *a: bind(prim, *a), len(args), 1)(*args)
+    if not isinstance(out, np.ndarray):
+        return out
+    if out.ndim == 0:
+        return out[()]
+    if all(type(v) is float or type(v) is int for v in out.flat):
+        return out.astype(float)
+    return out
 
 
 def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -139,11 +202,8 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
         return NotImplemented
     name = ufunc.__name__
     prim = UFUNC_PRIMITIVES.get(name)
-    arrays = any(isinstance(x, np.ndarray) for x in inputs)
     if prim is not None and (prim.partials is None or len(prim.partials) == ufunc.nin):
-        if not arrays:
-            return bind(prim, *inputs)
-        return np.frompyfunc(lambda *a: bind(prim, *a), ufunc.nin, 1)(*inputs)
+        return bind(prim, *inputs)  # an array among them: elementwise, by bind
     # no primitive: numpy's loop on objects (comparisons for np.maximum, …)
     boxed = [x if isinstance(x, np.ndarray) else np.asarray(x, dtype=object) for x in inputs]
     try:

@@ -87,4 +87,43 @@ def test_a_ufunc_without_primitive_is_a_type_error() -> None:
         getattr(fad.Dual(1.0, 1.0), rint)()
     with pytest.raises(AttributeError):
         getattr(fad.Dual(1.0, 1.0), other)
-    assert not hasattr(fad.Dual(1.0, 1.0), "rint")  # probing stays safe
+
+    def on_objects(x: Any) -> Any:  # numpy's own loop calls x.rint(): fad's message
+        return np.rint(np.array([x, 2.0 * x], dtype=object))[0]
+
+    with pytest.raises(TypeError, match=r"numpy\.rint has no fad primitive"):
+        fad.grad(on_objects)(1.3)
+
+
+@settings(max_examples=30)
+@given(
+    x=st.floats(-2.0, 2.0),
+    consts=st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=4),
+    left=st.booleans(),
+)
+def test_tracer_with_a_float_array_maps_elementwise(
+    x: float, consts: list[float], left: bool
+) -> None:
+    """``x * ndarray``, ``ndarray + x``, ``np.sin(ndarray * x)``: as on the list of floats."""
+    a = np.array(consts)
+
+    def on_array(t: Any) -> Any:
+        scaled = a * t if left else t * a
+        return sum(np.sin(scaled + t) * (t - a) ** 2)
+
+    def on_list(t: Any) -> Any:
+        return sum(fad.math.sin(c * t + t) * (t - c) ** 2 for c in consts)
+
+    want = fad.grad(on_list)(x)
+    for transform in (fad.grad, fad.derivative):
+        assert transform(on_array)(x) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert fad.jit(fad.grad(on_array))(x) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    jac = fad.jacfwd(lambda t: t * a)(x)
+    assert isinstance(jac, np.ndarray)
+    assert jac.tolist() == consts
+
+
+def test_fad_math_of_a_float_array_is_elementwise() -> None:
+    got = fad.math.sin(np.array([0.0, 1.0]))
+    assert got.dtype == float
+    assert got.tolist() == [0.0, math.sin(1.0)]
