@@ -26,7 +26,7 @@ from typing import Any
 from fad import _primitives as _P
 from fad._core import Primitive
 
-__all__ = ["COMPARISONS", "IR", "Guard", "schedule", "simplify", "var_name"]
+__all__ = ["COMPARISONS", "IR", "Guard", "fold_seeds", "schedule", "simplify", "var_name"]
 
 
 def _truth(x: Any) -> bool:
@@ -414,3 +414,114 @@ def schedule(ir: IR) -> IR:
         [remap(a) for a in ir.outputs],
         [Guard(new_var[g.var], g.outcome, g.where) for g in ir.guards],
     )
+
+
+# --- seeds as constants -----------------------------------------------------------------
+
+
+def fold_seeds(
+    ir: IR, seed_inputs: Sequence[int], seeds: Sequence[Sequence[float]], budget: int
+) -> IR | None:
+    """One program computing ``ir`` at every seed: the seed inputs replaced by constants.
+
+    ``ir`` is a linear map of the inputs ``seed_inputs`` (a VJP, a JVP) whose other
+    inputs are the point. The equations no seed reaches (the forward pass) are written
+    once; the others once per seed, with the seed's values as constants. A seed entry
+    ``0.0`` is a *structural* zero, as the eager sweeps treat a cotangent or tangent
+    that never flowed: ``0 · x`` and ``x / …`` of it are zero, ``x + 0`` and ``x - 0``
+    are ``x``, ``0 - x`` is ``-x``, a select of two zeros is zero (whatever ``x`` is,
+    an infinite partial included: the eager sweep never multiplies it); any other
+    equation reading it sees the constant ``0.0``. A seed's row then costs only the
+    equations its seed reaches. Zeros of the program's own constants are not
+    structural (``t · 0.0`` stays as the eager code computes it).
+
+    The outputs are seed-major: ``len(ir.outputs)`` atoms per seed, in order. The
+    guards on the forward pass are kept; a guard reached by a seed, or more than
+    ``budget`` equations, or a constant equation that raises, gives ``None``.
+    """
+    n_in = ir.n_inputs
+    is_seed = bytearray(n_in + ir.n_ops)
+    for i in seed_inputs:
+        is_seed[i] = 1
+    for var, _, atoms in ir.equations():
+        for a in atoms:
+            if a >= 0 and is_seed[a]:
+                is_seed[var] = 1
+                break
+    if any(is_seed[g.var] for g in ir.guards):
+        return None
+    consts = list(ir.consts)
+    const_ids: dict[tuple[type, Any], int] = {}
+
+    def const_atom(value: Any) -> int:
+        try:
+            key = (type(value), _const_key(value))
+        except TypeError:
+            consts.append(value)
+            return -len(consts)
+        atom = const_ids.get(key)
+        if atom is None:
+            consts.append(value)
+            atom = const_ids[key] = -len(consts)
+        return atom
+
+    prims: list[Primitive] = []
+    args: list[tuple[int, ...]] = []
+    types: list[type] = list(ir.types[:n_in])
+
+    def add_eq(prim: Primitive, atoms: tuple[int, ...], t: type) -> int:
+        prims.append(prim)
+        args.append(atoms)
+        types.append(t)
+        return len(types) - 1
+
+    # the forward pass, once: old variable -> new atom
+    forward: list[int] = list(range(n_in)) + [0] * ir.n_ops
+    dep: list[int] = []
+    for var, prim, atoms in ir.equations():
+        if is_seed[var]:
+            dep.append(var)
+        else:
+            new_atoms = tuple([forward[a] if a >= 0 else a for a in atoms])
+            forward[var] = add_eq(prim, new_atoms, ir.types[var])
+    outputs: list[int] = []
+    ir_types, ir_prims, ir_args = ir.types, ir.prims, ir.args
+    zero = const_atom(0.0)
+    for seed in seeds:
+        al: list[int | None] = list(forward)  # None: a structural zero
+        for i, value in zip(seed_inputs, seed, strict=True):
+            al[i] = None if value == 0 and type(value) is float else const_atom(value)
+        for var in dep:
+            prim = ir_prims[var - n_in]
+            new: list[int | None] = [al[a] if a >= 0 else a for a in ir_args[var - n_in]]
+            name = prim.name
+            if None in new:
+                if name == "mul" or (name == "truediv" and new[0] is None):
+                    al[var] = None
+                    continue
+                if name == "add" and len(new) == 2:
+                    al[var] = new[1] if new[0] is None else new[0]
+                    continue
+                if name == "sub" and new[1] is None:
+                    al[var] = new[0]
+                    continue
+                if name == "sub":
+                    prim, new, name = _P.neg, [new[1]], "neg"
+                elif name in ("neg", "pos") or (name == "select" and new[1] is new[2] is None):
+                    al[var] = None
+                    continue
+            atoms = tuple([zero if a is None else a for a in new])
+            if atoms and max(atoms) < 0:  # constants only: evaluated
+                try:
+                    al[var] = const_atom(prim.impl(*[consts[-1 - a] for a in atoms]))
+                except (ArithmeticError, ValueError):
+                    return None
+                continue
+            if len(prims) >= budget:
+                return None
+            al[var] = add_eq(prim, atoms, ir_types[var])
+        for a in ir.outputs:
+            t = al[a] if a >= 0 else a
+            outputs.append(zero if t is None else t)
+    guards = [Guard(forward[g.var], g.outcome, g.where) for g in ir.guards]
+    return simplify(IR(n_in, prims, args, types, consts, outputs, guards))
