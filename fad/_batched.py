@@ -50,9 +50,10 @@ from fad.tree import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["FLOAT_PER_NUMPY_OP", "MAX_FOLDED_OPS", "BatchedJacobian", "batched_jacobian"]
 
-FLOAT_PER_NUMPY_OP = 25
-"""Equations of the folded program allowed per linear equation of the map (with numpy):
-about what one numpy call on a batch of seeds costs in float operations of emitted code."""
+FLOAT_PER_NUMPY_OP = 20
+"""Equations of the folded program's linear part allowed per linear equation of the map
+(with numpy): about what one numpy call on ~100 seeds costs in float operations of
+emitted code (``python benchmarks/vmap.py --part 3`` shows the break-even)."""
 
 MAX_FOLDED_OPS = 200_000
 """The largest folded program made (bounds its compile time)."""
@@ -306,7 +307,8 @@ class BatchedJacobian:
             budget = MAX_FOLDED_OPS
         else:
             n_linear = _count_linear(ir, seeds)
-            budget = min(MAX_FOLDED_OPS, ir.n_ops + FLOAT_PER_NUMPY_OP * n_linear)
+            n_forward = ir.n_ops - n_linear  # run once either way
+            budget = min(MAX_FOLDED_OPS, n_forward + FLOAT_PER_NUMPY_OP * n_linear)
         eye = [[1.0 if j == i else 0.0 for j in range(n_seeds)] for i in range(n_seeds)]
         folded = fold_seeds(ir, seeds, eye, budget)
         if folded is not None:
@@ -331,6 +333,10 @@ class BatchedJacobian:
         mat = np.array([np.broadcast_to(c, (n_seeds,)) for c in columns], dtype=float)
         if self.kind == "jacrev":  # row i (output leaf i) is the map at seed i
             mat = mat.T
+        if not np.isfinite(mat).all():
+            # 0 · inf of a seed's zero, which the eager sweeps never compute
+            self.n_nonfinite += 1
+            return _NONFINITE
         self.last_plan = plan
         return plan.assemble_flat(mat.ravel().tolist())
 
