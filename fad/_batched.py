@@ -96,6 +96,20 @@ class Plan:
         )
         self.vmapped = vmapped
         self.program: Program | None = None
+        # The numpy sweep's guard check: the forward equations its guards read. With a
+        # guard that a seed reaches, none: the sweep partitions the seeds itself.
+        self.guards: Program | None = None
+        if vmapped is not None and not _seed_guards(linear, self.a_def.num_leaves):
+            check = IR(
+                linear.n_inputs,
+                linear.prims,
+                linear.args,
+                linear.types,
+                linear.consts,
+                [],
+                linear.guards,
+            )
+            self.guards = emit(schedule(simplify(check)), FLOAT_TABLE, label + " (guards)")
         # The folded program returns the entries that are not constants: where they
         # go, and the constant entries (the zeros of the sparsity pattern).
         self.positions: list[tuple[int, int]] = []
@@ -231,7 +245,12 @@ class BatchedJacobian:
         """The Jacobian by ``plan``; ``_FAILED`` if a guard fails, ``_NONFINITE`` if some
         entry is not finite (the eager sweeps' handling of zeros then decides)."""
         program = plan.program
-        if program is None:  # the numpy sweep checks its own guards
+        if program is None:
+            if plan.guards is not None:  # the side of the branches it was recorded on
+                try:
+                    plan.guards.run(leaves)
+                except GuardFailed:
+                    return _FAILED
             return self._numpy(plan, leaves)
         try:
             out = program.run(leaves)
@@ -354,6 +373,17 @@ def _flat(d: PyTreeDef) -> bool:
 def _in_structure(p_def: PyTreeDef, values: list[float], single: bool) -> Any:
     g = tree_unflatten(p_def, values)
     return g[0] if single else g
+
+
+def _seed_guards(ir: IR, n_point: int) -> bool:
+    """Whether a guard of ``ir`` reads an input after the first ``n_point`` (a seed)."""
+    reached = bytearray(ir.n_inputs + ir.n_ops)
+    for i in range(n_point, ir.n_inputs):
+        reached[i] = 1
+    for var, _, atoms in ir.equations():
+        if any(a >= 0 and reached[a] for a in atoms):
+            reached[var] = 1
+    return any(reached[g.var] for g in ir.guards)
 
 
 def _count_linear(ir: IR, seed_inputs: range) -> int:
