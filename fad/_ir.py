@@ -487,11 +487,27 @@ def fold_seeds(
     outputs: list[int] = []
     ir_types, ir_prims, ir_args = ir.types, ir.prims, ir.args
     zero = const_atom(0.0)
+    # When every linear equation is zero where its seed-reached arguments are (a
+    # linear map's are), a seed's equations are those its nonzero entries reach.
+    users: list[list[int]] | None = [[] for _ in range(n_in + ir.n_ops)]
+    template: list[int | None] = list(forward)
+    for var in dep:
+        template[var] = None
+        atoms = ir_args[var - n_in]
+        if users is not None and _zero_closed(ir_prims[var - n_in].name, atoms, is_seed):
+            for a in set(atoms):
+                if a >= 0 and is_seed[a]:
+                    users[a].append(var)
+        else:
+            users = None
     for seed in seeds:
-        al: list[int | None] = list(forward)  # None: a structural zero
+        al: list[int | None] = list(template)  # None: a structural zero
         for i, value in zip(seed_inputs, seed, strict=True):
             al[i] = None if value == 0 and type(value) is float else const_atom(value)
-        for var in dep:
+        todo = dep
+        if users is not None:
+            todo = _reached([i for i in seed_inputs if al[i] is not None], users)
+        for var in todo:
             prim = ir_prims[var - n_in]
             new: list[int | None] = [al[a] if a >= 0 else a for a in ir_args[var - n_in]]
             name = prim.name
@@ -525,3 +541,31 @@ def fold_seeds(
             outputs.append(zero if t is None else t)
     guards = [Guard(forward[g.var], g.outcome, g.where) for g in ir.guards]
     return simplify(IR(n_in, prims, args, types, consts, outputs, guards))
+
+
+def _zero_closed(name: str, atoms: tuple[int, ...], is_seed: bytearray) -> bool:
+    """Whether the folding rules make the equation zero when its seeded arguments are."""
+    if name in ("mul", "neg", "pos"):
+        return True
+    if name in ("add", "sub"):
+        return all(a >= 0 and is_seed[a] for a in atoms)
+    if name == "truediv":
+        return atoms[0] >= 0 and bool(is_seed[atoms[0]])
+    if name == "select":
+        return all(a >= 0 and is_seed[a] for a in atoms[1:])
+    return False
+
+
+def _reached(starts: list[int], users: list[list[int]]) -> list[int]:
+    """The variables reached from ``starts`` through ``users``, in order (starts excluded)."""
+    seen = set(starts)
+    stack = list(starts)
+    out = []
+    while stack:
+        for u in users[stack.pop()]:
+            if u not in seen:
+                seen.add(u)
+                out.append(u)
+                stack.append(u)
+    out.sort()
+    return out

@@ -8,6 +8,7 @@ eager transform of the same function.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -138,6 +139,40 @@ def test_random_programs_against_the_eager_transforms(
         eager_h = fad.hessian(lambda v: sum(f(v)))
         for p in points:
             assert same(h(p[:n_in]), eager_h(p[:n_in]))
+
+
+def outcome(fun: Callable[[], Any]) -> Any:
+    """``fun()``, or the type of the exception it raises."""
+    try:
+        return fun()
+    except (ArithmeticError, ValueError) as e:
+        return type(e)
+
+
+@settings(max_examples=25)
+@given(
+    instrs_st,
+    st.integers(1, 4),
+    st.lists(st.floats(-2.0, 2.0), min_size=4, max_size=4),
+    st.integers(0, 3),
+    st.sampled_from([math.inf, -math.inf, math.nan, 1e200, -1e300]),
+    st.booleans(),
+)
+def test_random_programs_at_infinite_and_huge_points(
+    instrs: list[Instr], n_out: int, x: list[float], k: int, bad: float, dense: bool
+) -> None:
+    # infinite partials and overflows: the batched program gives the eager answer, or
+    # raises the eager error
+    f = program(instrs, n_out)
+    x = [*x[:k], bad, *x[k + 1 :]]
+    with numpy_path(dense and "numpy" in sys.modules):
+        for transform in TRANSFORMS.values():
+            got = outcome(functools.partial(transform(fad.jit(f)), x))
+            want = outcome(functools.partial(transform(f), x))
+            if isinstance(want, type):
+                assert got is want
+            else:
+                assert same(got, want)
 
 
 def branchy(v: Any) -> Any:
