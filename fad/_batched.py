@@ -21,11 +21,12 @@ every seed in one sweep, chosen by a cost model:
   seed (one numpy call per operation), for a dense Jacobian, where folding would
   write the whole linear map once per seed.
 
-The folded program is made when it has at most :data:`FLOAT_PER_NUMPY_OP` equations per
-linear equation of the map (numpy present; without numpy, up to
-:data:`MAX_FOLDED_OPS`). :attr:`BatchedJacobian.n_sweeps` counts the runs of either
-program. Programs are cached per argument structure and re-recorded when a guard of
-the function fails (a branch taken the other way). Whatever does not fit (keyword
+The folded program is made when its linear part has at most :data:`FLOAT_PER_NUMPY_OP`
+equations per linear equation of the recorded map (numpy present; without numpy, up
+to :data:`MAX_FOLDED_OPS` equations in all). :attr:`BatchedJacobian.n_sweeps` counts
+the runs of either program. Programs are cached per argument structure and recorded
+again when a guard of the function fails (a branch taken the other way): one plan per
+side of the branches. Whatever does not fit (keyword
 arguments, ``has_aux``, leaves that are not floats, tracers; a result that is not
 finite, where the eager sweeps' handling of zeros decides) takes the transform's
 ordinary path.
@@ -118,7 +119,10 @@ class Plan:
         if ir is not None:
             outs = ir.outputs
             self.template = [
-                [ir.consts[-1 - a] if a < 0 else 0.0 for a in outs[i * n_cols : (i + 1) * n_cols]]
+                [
+                    _entry(ir.consts[-1 - a]) if a < 0 else 0.0
+                    for a in outs[i * n_cols : (i + 1) * n_cols]
+                ]
                 for i in range(self.n_rows)
             ]
             self.finite = all(map(math.isfinite, itertools.chain(*self.template)))
@@ -181,6 +185,7 @@ class BatchedJacobian:
         self.n_nonfinite = 0
         self._folded_sweeps = 0
         self.plans: dict[Any, list[Plan]] = {}
+        self._unbatchable: set[Any] = set()
         self.last_plan: Plan | None = None
         self.__name__ = f"{kind}_of_{getattr(jitted, '__name__', 'fun')}"
         self.__doc__ = f"fad.{kind} of a jitted function, in one batched sweep."
@@ -230,9 +235,9 @@ class BatchedJacobian:
                 return self._generic(args, kwargs)
             if result is not _FAILED:
                 return result
-        if len(plans) >= MAX_PLANS:
+        if len(plans) >= MAX_PLANS or key in self._unbatchable:
             return self._generic(args, kwargs)
-        new = self._record(args, leaves)
+        new = self._record(args, leaves, key)
         if new is None:
             return self._generic(args, kwargs)
         plans.append(new)
@@ -270,8 +275,9 @@ class BatchedJacobian:
         return self.generic(*args, **kwargs)
 
     # -- recording ----------------------------------------------------------------------
-    def _record(self, args: tuple[Any, ...], a_leaves: list[Any]) -> Plan | None:
-        """Record the linear map at this point and make its plan (None: not batchable)."""
+    def _record(self, args: tuple[Any, ...], a_leaves: list[Any], key: Any) -> Plan | None:
+        """Record the linear map at this point and make its plan (None: not batchable;
+        ``key`` is then marked so when no point of the structure can be)."""
         n_args = len(args)
         nums = (self.argnums,) if isinstance(self.argnums, int) else self.argnums
         nums = tuple(i % n_args for i in nums)
@@ -279,12 +285,14 @@ class BatchedJacobian:
         diff = tuple(args[i] for i in nums)
         p_leaves, p_def = tree_flatten(diff)
         if not p_leaves:
+            self._unbatchable.add(key)
             return None
         single = isinstance(self.argnums, int)
         o_def: PyTreeDef | None = None
         if self.kind == "jacrev":
             o_leaves, o_def = tree_flatten(self.jitted(*args))
-            if not o_leaves or not all(type(x) is float for x in o_leaves):
+            if not o_leaves or not all(type(x) is float or type(x) is int for x in o_leaves):
+                self._unbatchable.add(key)  # the ordinary path says what is wrong
                 return None
             n_seeds = len(o_leaves)
         else:
@@ -336,7 +344,8 @@ class BatchedJacobian:
                 outs_ = folded.outputs
                 folded.outputs = [outs_[j * k + i] for i in range(k) for j in range(n_seeds)]
             return Plan("folded", ir, folded, layout, len(p_leaves), label=label)
-        if np is None:
+        if np is None:  # too large to fold, and no numpy
+            self._unbatchable.add(key)
             return None
         vm = Vmapped(_linear_map(self.jitted.fun, self.kind, nums, p_def, o_def, []), (None, 0), 0)
         return Plan("numpy", ir, None, layout, len(p_leaves), vm, label)
@@ -373,6 +382,11 @@ def _flat(d: PyTreeDef) -> bool:
 def _in_structure(p_def: PyTreeDef, values: list[float], single: bool) -> Any:
     g = tree_unflatten(p_def, values)
     return g[0] if single else g
+
+
+def _entry(c: Any) -> Any:
+    """A constant entry of a Jacobian as the eager sweeps give it (a float)."""
+    return float(c) if type(c) is int or type(c) is bool else c
 
 
 def _seed_guards(ir: IR, n_point: int) -> bool:

@@ -343,3 +343,26 @@ def test_ordinary_path_where_the_batched_one_does_not_apply() -> None:
     with pytest.raises(TypeError, match="argnums=0 requires at least 1 positional"):
         jac(v=[1.0, 2.0])
     assert jac.n_generic == 2
+
+
+def test_constant_outputs_and_entries() -> None:
+    def f(v: Any) -> Any:
+        return [3 * v[0], 0, v[1] * 2.5, v[0] - v[0]]
+
+    for transform in TRANSFORMS.values():
+        jac = batched(transform(fad.jit(f)))
+        for x in ([1.0, 2.0], [-3.0, 0.5]):
+            got = jac(x)
+            assert got == transform(f)(x)
+            assert all(type(e) is float for row in got for e in row)
+        assert jac.n_sweeps == 2
+        assert jac.n_generic == 0
+
+
+def test_a_structure_that_cannot_be_batched_is_not_recorded_again() -> None:
+    jac = batched(fad.jacrev(fad.jit(lambda v: [v[0], "label"])))
+    for _ in range(3):
+        with pytest.raises(TypeError, match="str"):
+            jac([1.0, 2.0])
+    assert jac.n_recordings == 0
+    assert jac.n_generic == 3
