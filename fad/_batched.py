@@ -262,11 +262,10 @@ class BatchedJacobian:
         except GuardFailed:
             return _FAILED
         self._folded_sweeps += 1
-        if self.kind != "jacfwd":
-            total = sum(out)
-            if total - total != 0.0 or not plan.finite:  # a sum that overflows too
-                self.n_nonfinite += 1
-                return _NONFINITE
+        total = sum(out)
+        if total - total != 0.0 or not plan.finite:  # a sum that overflows too
+            self.n_nonfinite += 1
+            return _NONFINITE
         self.last_plan = plan
         return plan.assemble(out)
 
