@@ -56,8 +56,9 @@ FLOAT_PER_NUMPY_OP = 20
 (with numpy): about what one numpy call on ~100 seeds costs in float operations of
 emitted code (``python benchmarks/vmap.py --part 3`` shows the break-even)."""
 
-MAX_FOLDED_OPS = 200_000
-"""The largest folded program made (bounds its compile time)."""
+MAX_FOLDED_OPS = 50_000
+"""The largest folded program made: it bounds the first call's time (recording, folding
+and compiling take ~40 µs per equation of the folded program)."""
 
 MAX_PLANS = 8
 """Programs kept per argument structure (one per side of the branches met)."""
