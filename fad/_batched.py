@@ -168,6 +168,12 @@ class BatchedJacobian:
         plans: argument structure → the :class:`Plan` recorded for it, one per side
             of the function's branches.
         last_plan: the plan the latest batched call ran.
+
+    Example:
+        >>> import fad
+        >>> jac = fad.jacrev(fad.jit(lambda v: [v[0] * v[1], v[1]]))
+        >>> jac([2.0, 5.0]), jac.n_sweeps, jac.last_plan
+        ([[5.0, 2.0], [0.0, 1.0]], 1, <Plan folded: 2×2, 0 ops>)
     """
 
     def __init__(
@@ -458,7 +464,13 @@ def _linear_map(
 def batched_jacobian(
     fun: Any, kind: str, argnums: int | tuple[int, ...], has_aux: bool, generic: Any
 ) -> Any:
-    """The batched form of ``fad.<kind>(fun)`` if ``fun`` is jitted, else ``generic``."""
+    """The batched form of ``fad.<kind>(fun)`` if ``fun`` is jitted, else ``generic``.
+
+    Example:
+        >>> import fad
+        >>> [type(fad.jacfwd(f)).__name__ for f in (fad.jit(fad.math.sin), fad.math.sin)]
+        ['BatchedJacobian', '_Jacfwd']
+    """
     if type(fun) is not Jitted or has_aux or fun._has_static:
         return generic
     if isinstance(argnums, list):

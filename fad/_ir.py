@@ -428,9 +428,9 @@ def fold_seeds(
     inputs are the point. The equations no seed reaches (the forward pass) are written
     once; the others once per seed, with the seed's values as constants. A seed entry
     ``0.0`` is a *structural* zero, as the eager sweeps treat a cotangent or tangent
-    that never flowed: ``0 · x`` and ``x / …`` of it are zero, ``x + 0`` and ``x - 0``
-    are ``x``, ``0 - x`` is ``-x``, a select of two zeros is zero (whatever ``x`` is,
-    an infinite partial included: the eager sweep never multiplies it); any other
+    that never flowed: ``0 · x`` and ``0 / x`` are zero, ``x + 0`` and ``x - 0`` are
+    ``x``, ``0 - x`` is ``-x``, a select of two zeros is zero (whatever ``x`` is, an
+    infinite partial included: the eager sweep never multiplies it); any other
     equation reading it sees the constant ``0.0``. A seed's row then costs only the
     equations its seed reaches. Zeros of the program's own constants are not
     structural (``t · 0.0`` stays as the eager code computes it).
@@ -438,6 +438,12 @@ def fold_seeds(
     The outputs are seed-major: ``len(ir.outputs)`` atoms per seed, in order. The
     guards on the forward pass are kept; a guard reached by a seed, or more than
     ``budget`` equations, or a constant equation that raises, gives ``None``.
+
+    Example:
+        >>> import fad
+        >>> lin = fad.make_ir(lambda x, s, t: s * x + t * fad.math.sin(x))(0.5, 1.0, 0.0)
+        >>> print(fold_seeds(lin, [1, 2], [[1.0, 0.0], [0.0, 1.0]], budget=100))
+        { lambda a b c. d = sin a; return a d }
     """
     n_in = ir.n_inputs
     is_seed = bytearray(n_in + ir.n_ops)
