@@ -15,9 +15,11 @@ of the process's CPU time (wall time for the process pool).
    (``fad.parallel.map_chunks``): one worker against two, after start-up (start-up,
    the first call with the pool's spawn and the recording in the workers, reported
    apart).
-3. ``fad.jacrev`` of a jitted 100 → 100 map: one batched sweep of the recorded VJP
-   against the ordinary path (a tape pullback per output) and against 100 runs of
-   the jitted VJP on one seed each.
+3. ``fad.jacrev`` of a jitted 100 → 100 map (each output reads 3 inputs): the folded
+   float program (every row in one run, seeds as constants), the numpy sweep (the
+   recorded VJP once on arrays of 100 seeds), the ordinary path (a tape pullback per
+   output) and 100 runs of the jitted VJP on one seed each; then a dense 100 → 100
+   map, where the cost model takes the numpy sweep. ``--part 3`` runs only this part.
 """
 
 from __future__ import annotations
@@ -232,36 +234,114 @@ def part2(B: int, repeats: int) -> None:
     table(rows)
 
 
+def dense100(v: Any) -> Any:
+    """A 100 → 100 map whose every output reads every input (a dense Jacobian)."""
+    s = sum(fad.math.sin(a) for a in v)
+    return [s * a for a in v]
+
+
+def batched(jac: Any) -> Any:
+    """``jac``, a BatchedJacobian (its counters and plans read below)."""
+    from fad._batched import BatchedJacobian
+
+    assert isinstance(jac, BatchedJacobian)
+    return jac
+
+
 def part3(repeats: int) -> None:
+    from fad import _batched
+
     n = 100
     x = [0.01 * i + 0.3 for i in range(n)]
-    jf = fad.jit(cyc)
-    jr = fad.jacrev(jf)
-    jr(x)
-    sweeps = jr.n_sweeps
-    generic = jr.generic  # the ordinary path: a tape pullback per output leaf
     vjp1 = fad.jit(lambda v, ct: fad.vjp(cyc, v)[1](ct)[0])
     eye = np.eye(n).tolist()
     vjp1(x, eye[0])
-    assert np.allclose(jr(x), generic(x), rtol=1e-14)
-    tb = best(lambda: jr(x), repeats)
-    tg = best(lambda: generic(x), repeats)
-    ts = best(lambda: [vjp1(x, e) for e in eye], repeats)
+
+    def plan_of(fun: Any, numpy: bool) -> Any:
+        old = _batched.FLOAT_PER_NUMPY_OP
+        _batched.FLOAT_PER_NUMPY_OP = -(10**9) if numpy else 10**9  # force the choice
+        try:
+            jac = batched(fad.jacrev(fad.jit(fun)))
+            jac(x)
+        finally:
+            _batched.FLOAT_PER_NUMPY_OP = old
+        return jac
+
+    auto = batched(fad.jacrev(fad.jit(cyc)))
+    t0 = time.process_time()
+    auto(x)  # records the VJP, folds the seeds, compiles
+    t_first = time.process_time() - t0
+    folded, swept = plan_of(cyc, False), plan_of(cyc, True)
+    generic = auto.generic  # the ordinary path: a tape pullback per output leaf
+    want = generic(x)
+    for jac in (auto, folded, swept):
+        assert np.allclose(jac(x), want, rtol=1e-14, atol=0)
+    assert folded.last_plan.kind == "folded"
+    assert swept.last_plan.kind == "numpy"
+    sweeps = folded.n_sweeps
+    folded(x)
+    assert folded.n_sweeps == sweeps + 1  # one run of one program per Jacobian
+    linear = folded.last_plan.linear
+    n_linear = _batched._count_linear(linear, range(n, 2 * n))
+    t_fold = best(lambda: folded(x), repeats)
+    t_np = best(lambda: swept(x), repeats)
+    t_gen = best(lambda: generic(x), repeats)
+    t_one = best(lambda: [vjp1(x, e) for e in eye], repeats)
+    print(
+        f"\n3. batched seeds: fad.jacrev of a jitted 100 → 100 map (CPU time, best of {repeats})\n"
+    )
+    print(
+        f"   cyc (each output reads 3 inputs): the recorded VJP has {linear.n_ops} operations, "
+        f"{n_linear} of them linear in the seed;\n   the folded program has "
+        f"{folded.last_plan.ir.n_ops} operations for all 100 rows (the cost model chose "
+        f"{auto.last_plan.kind});\n   the first call (record, fold, compile) took "
+        f"{t_first * 1e3:.0f} ms.\n"
+    )
     rows = [
-        ["jacrev of a jitted 100 → 100 map", "time", "batched is faster by"],
-        [f"batched: one sweep (n_sweeps = {sweeps})", f"{tb * 1e3:.2f} ms", "1"],
-        ["ordinary path: 100 tape pullbacks", f"{tg * 1e3:.2f} ms", f"{tg / tb:.1f}×"],
-        ["100 runs of the jitted VJP, one seed each", f"{ts * 1e3:.2f} ms", f"{ts / tb:.1f}×"],
+        ["jacrev of cyc at 100 points", "time", "folded is faster by"],
+        ["folded float program: one run", f"{t_fold * 1e3:.3f} ms", "1"],
+        ["numpy sweep: one run on 100 seeds", f"{t_np * 1e3:.3f} ms", f"{t_np / t_fold:.1f}×"],
+        ["ordinary path: 100 tape pullbacks", f"{t_gen * 1e3:.3f} ms", f"{t_gen / t_fold:.1f}×"],
+        [
+            "100 runs of the jitted VJP, one seed each",
+            f"{t_one * 1e3:.3f} ms",
+            f"{t_one / t_fold:.1f}×",
+        ],
     ]
-    print(f"\n3. batched seeds (CPU time, best of {repeats})\n")
     table(rows)
+    # the cost model's other side: a dense Jacobian, where folding writes the map 100 times
+    d_auto = batched(fad.jacrev(fad.jit(dense100)))
+    d_auto(x)
+    d_fold, d_np = plan_of(dense100, False), plan_of(dense100, True)
+    want = d_auto.generic(x)
+    for jac in (d_auto, d_fold, d_np):
+        assert np.allclose(jac(x), want, rtol=1e-13, atol=1e-13)
+    n_lin = _batched._count_linear(d_fold.last_plan.linear, range(n, 2 * n))
+    td_fold = best(lambda: d_fold(x), repeats)
+    td_np = best(lambda: d_np(x), repeats)
+    td_gen = best(lambda: d_auto.generic(x), repeats)
+    print(
+        f"\n   dense (every output reads every input): {n_lin} linear operations; folded, "
+        f"{d_fold.last_plan.ir.n_ops} (the cost model chose {d_auto.last_plan.kind})\n"
+    )
+    table(
+        [
+            ["jacrev of dense at 100 points", "time", "numpy sweep is faster by"],
+            ["numpy sweep: one run on 100 seeds", f"{td_np * 1e3:.3f} ms", "1"],
+            ["folded float program", f"{td_fold * 1e3:.3f} ms", f"{td_fold / td_np:.2f}×"],
+            ["ordinary path", f"{td_gen * 1e3:.3f} ms", f"{td_gen / td_np:.2f}×"],
+        ]
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--part", type=int, choices=(1, 2, 3), help="run only this part")
     a = ap.parse_args()
-    if a.quick:
+    if a.part == 3:
+        part3(3 if a.quick else 7)
+    elif a.quick:
         part1(2000, 50, 2)
         part2(20_000, 2)
         part3(3)

@@ -26,7 +26,7 @@ from typing import Any
 from fad import _primitives as _P
 from fad._core import Primitive
 
-__all__ = ["COMPARISONS", "IR", "Guard", "schedule", "simplify", "var_name"]
+__all__ = ["COMPARISONS", "IR", "Guard", "fold_seeds", "schedule", "simplify", "var_name"]
 
 
 def _truth(x: Any) -> bool:
@@ -414,3 +414,164 @@ def schedule(ir: IR) -> IR:
         [remap(a) for a in ir.outputs],
         [Guard(new_var[g.var], g.outcome, g.where) for g in ir.guards],
     )
+
+
+# --- seeds as constants -----------------------------------------------------------------
+
+
+def fold_seeds(
+    ir: IR, seed_inputs: Sequence[int], seeds: Sequence[Sequence[float]], budget: int
+) -> IR | None:
+    """One program computing ``ir`` at every seed: the seed inputs replaced by constants.
+
+    ``ir`` is a linear map of the inputs ``seed_inputs`` (a VJP, a JVP) whose other
+    inputs are the point. The equations no seed reaches (the forward pass) are written
+    once; the others once per seed, with the seed's values as constants. A seed entry
+    ``0.0`` is a *structural* zero, as the eager sweeps treat a cotangent or tangent
+    that never flowed: ``0 · x`` and ``0 / x`` are zero, ``x + 0`` and ``x - 0`` are
+    ``x``, ``0 - x`` is ``-x``, a select of two zeros is zero (whatever ``x`` is, an
+    infinite partial included: the eager sweep never multiplies it); any other
+    equation reading it sees the constant ``0.0``. A seed's row then costs only the
+    equations its seed reaches. Zeros of the program's own constants are not
+    structural (``t · 0.0`` stays as the eager code computes it).
+
+    The outputs are seed-major: ``len(ir.outputs)`` atoms per seed, in order. The
+    guards on the forward pass are kept; a guard reached by a seed, or more than
+    ``budget`` equations, or a constant equation that raises, gives ``None``.
+
+    Example:
+        >>> import fad
+        >>> lin = fad.make_ir(lambda x, s, t: s * x + t * fad.math.sin(x))(0.5, 1.0, 0.0)
+        >>> print(fold_seeds(lin, [1, 2], [[1.0, 0.0], [0.0, 1.0]], budget=100))
+        { lambda a b c. d = sin a; return a d }
+    """
+    n_in = ir.n_inputs
+    is_seed = bytearray(n_in + ir.n_ops)
+    for i in seed_inputs:
+        is_seed[i] = 1
+    for var, _, atoms in ir.equations():
+        for a in atoms:
+            if a >= 0 and is_seed[a]:
+                is_seed[var] = 1
+                break
+    if any(is_seed[g.var] for g in ir.guards):
+        return None
+    consts = list(ir.consts)
+    const_ids: dict[tuple[type, Any], int] = {}
+
+    def const_atom(value: Any) -> int:
+        try:
+            key = (type(value), _const_key(value))
+        except TypeError:
+            consts.append(value)
+            return -len(consts)
+        atom = const_ids.get(key)
+        if atom is None:
+            consts.append(value)
+            atom = const_ids[key] = -len(consts)
+        return atom
+
+    prims: list[Primitive] = []
+    args: list[tuple[int, ...]] = []
+    types: list[type] = list(ir.types[:n_in])
+
+    def add_eq(prim: Primitive, atoms: tuple[int, ...], t: type) -> int:
+        prims.append(prim)
+        args.append(atoms)
+        types.append(t)
+        return len(types) - 1
+
+    # the forward pass, once: old variable -> new atom
+    forward: list[int] = list(range(n_in)) + [0] * ir.n_ops
+    dep: list[int] = []
+    for var, prim, atoms in ir.equations():
+        if is_seed[var]:
+            dep.append(var)
+        else:
+            new_atoms = tuple([forward[a] if a >= 0 else a for a in atoms])
+            forward[var] = add_eq(prim, new_atoms, ir.types[var])
+    outputs: list[int] = []
+    ir_types, ir_prims, ir_args = ir.types, ir.prims, ir.args
+    zero = const_atom(0.0)
+    # When every linear equation is zero where its seed-reached arguments are (a
+    # linear map's are), a seed's equations are those its nonzero entries reach.
+    users: list[list[int]] | None = [[] for _ in range(n_in + ir.n_ops)]
+    template: list[int | None] = list(forward)
+    for var in dep:
+        template[var] = None
+        atoms = ir_args[var - n_in]
+        if users is not None and _zero_closed(ir_prims[var - n_in].name, atoms, is_seed):
+            for a in set(atoms):
+                if a >= 0 and is_seed[a]:
+                    users[a].append(var)
+        else:
+            users = None
+    for seed in seeds:
+        al: list[int | None] = list(template)  # None: a structural zero
+        for i, value in zip(seed_inputs, seed, strict=True):
+            al[i] = None if value == 0 and type(value) is float else const_atom(value)
+        todo = dep
+        if users is not None:
+            todo = _reached([i for i in seed_inputs if al[i] is not None], users)
+        for var in todo:
+            prim = ir_prims[var - n_in]
+            new: list[int | None] = [al[a] if a >= 0 else a for a in ir_args[var - n_in]]
+            name = prim.name
+            if None in new:
+                if name == "mul" or (name == "truediv" and new[0] is None):
+                    al[var] = None
+                    continue
+                if name == "add" and len(new) == 2:
+                    al[var] = new[1] if new[0] is None else new[0]
+                    continue
+                if name == "sub" and new[1] is None:
+                    al[var] = new[0]
+                    continue
+                if name == "sub":
+                    prim, new, name = _P.neg, [new[1]], "neg"
+                elif name in ("neg", "pos") or (name == "select" and new[1] is new[2] is None):
+                    al[var] = None
+                    continue
+            atoms = tuple([zero if a is None else a for a in new])
+            if atoms and max(atoms) < 0:  # constants only: evaluated
+                try:
+                    al[var] = const_atom(prim.impl(*[consts[-1 - a] for a in atoms]))
+                except (ArithmeticError, ValueError):
+                    return None
+                continue
+            if len(prims) >= budget:
+                return None
+            al[var] = add_eq(prim, atoms, ir_types[var])
+        for a in ir.outputs:
+            t = al[a] if a >= 0 else a
+            outputs.append(zero if t is None else t)
+    guards = [Guard(forward[g.var], g.outcome, g.where) for g in ir.guards]
+    return simplify(IR(n_in, prims, args, types, consts, outputs, guards))
+
+
+def _zero_closed(name: str, atoms: tuple[int, ...], is_seed: bytearray) -> bool:
+    """Whether the folding rules make the equation zero when its seeded arguments are."""
+    if name in ("mul", "neg", "pos"):
+        return True
+    if name in ("add", "sub"):
+        return all(a >= 0 and is_seed[a] for a in atoms)
+    if name == "truediv":
+        return atoms[0] >= 0 and bool(is_seed[atoms[0]])
+    if name == "select":
+        return all(a >= 0 and is_seed[a] for a in atoms[1:])
+    return False
+
+
+def _reached(starts: list[int], users: list[list[int]]) -> list[int]:
+    """The variables reached from ``starts`` through ``users``, in order (starts excluded)."""
+    seen = set(starts)
+    stack = list(starts)
+    out = []
+    while stack:
+        for u in users[stack.pop()]:
+            if u not in seen:
+                seen.add(u)
+                out.append(u)
+                stack.append(u)
+    out.sort()
+    return out
