@@ -298,9 +298,9 @@ def _assemble(
                 return col
             if _is_ndarray(t):  # a per-point array of columns
                 np = _np()
-                cols = [_stack_column(columns[c.j], True) for c in t.ravel()]
-                if cols:  # (per-point size, n), contiguous rows: one copy
-                    arr = np.moveaxis(np.stack(cols).reshape((*t.shape, n)), -1, 0)
+                flat = list(t.ravel())
+                if flat:  # (per-point size, n), contiguous rows
+                    arr = np.moveaxis(_stacked(columns, flat).reshape((*t.shape, n)), -1, 0)
                 else:
                     arr = np.zeros((n, *t.shape))
                 nd = arr.ndim
@@ -314,8 +314,8 @@ def _assemble(
                     raise _out_axis_error(fname, axis, nd - 1, path)
                 if use_numpy:  # a batch of numpy arrays in: an array out, as JAX
                     np = _np()
-                    cols = [_stack_column(columns[c.j], True) for c in _flat_cols(t)]
-                    arr = np.moveaxis(np.stack(cols).reshape((*shape, n)), -1, 0)
+                    stacked = _stacked(columns, _flat_cols(t))
+                    arr = np.moveaxis(stacked.reshape((*shape, n)), -1, 0)
                     return np.moveaxis(arr, 0, axis)
                 cols = [_stack_column(columns[c.j], False) for c in _flat_cols(t)]
                 rows = [_nest([col[i] for col in cols], shape) for i in range(n)]
@@ -342,6 +342,18 @@ def _assemble(
         )
 
     return stack(template, out_axes, "")
+
+
+def _stacked(columns: list[Any], cols: list[_Col]) -> Any:
+    """The columns ``cols`` as the rows of one ``(len(cols), n)`` array."""
+    matrix = columns.matrix if type(columns) is _Rows else None
+    if (
+        matrix is not None
+        and len(cols) == len(columns)
+        and all(c.j == j for j, c in enumerate(cols))
+    ):
+        return matrix  # the program wrote them there: no copy
+    return _np().stack([_stack_column(columns[c.j], True) for c in cols])
 
 
 def _out_axis_error(fname: str, axis: int, rank: int, path: str) -> ValueError:
@@ -407,17 +419,73 @@ def _nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
 
 
 class _Batched:
-    """A specialization and its numpy program."""
+    """A specialization, its numpy program and the buffers the program writes into.
 
-    __slots__ = ("program", "spec")
+    The program's float64 temporaries live in a pool of ``n_buffers`` arrays
+    (:func:`fad._numpy.plan_buffers`), allocated once and kept between calls. A run
+    takes the pool out of :attr:`_pool` and puts it back when done, so that two
+    runs at once (threads, or a primitive's ``impl`` calling the same vmapped
+    function) never share one: the second finds none and allocates its own. No
+    array of the pool leaves a run (outputs are rows of a fresh matrix).
+    """
 
-    def __init__(self, spec: Specialization, program: Program) -> None:
+    __slots__ = ("_pool", "n_buffers", "program", "spec")
+
+    def __init__(self, spec: Specialization, program: Program, n_buffers: int) -> None:
         self.spec = spec
         self.program = program
+        self.n_buffers = n_buffers
+        self._pool: _Pool | None = None
+
+    def take(self, size: int, n_inputs: int) -> _Pool:
+        """A pool for runs of up to ``size`` points with ``n_inputs`` input rows."""
+        pool, self._pool = self._pool, None
+        if pool is None or pool.size < size or pool.inputs.shape[0] < n_inputs:
+            pool = _Pool(self.n_buffers, size, n_inputs)
+        return pool
+
+    def give(self, pool: _Pool) -> None:
+        self._pool = pool
+
+
+class _Pool:
+    """The scratch of one run: buffers, transposed inputs and the guards' mask."""
+
+    __slots__ = ("buffers", "inputs", "ok", "rows", "size")
+
+    def __init__(self, n_buffers: int, size: int, n_inputs: int) -> None:
+        np = _np()
+        self.size = size
+        self.buffers = np.empty((n_buffers, size))
+        self.rows = list(self.buffers)
+        self.inputs = np.empty((n_inputs, size))
+        self.ok = np.empty(size, dtype=bool)
+
+    def views(self, m: int) -> tuple[list[Any], Any, Any]:
+        """The buffers, input rows and mask for a block of ``m`` points."""
+        if m == self.size:
+            return self.rows, self.inputs, self.ok
+        return list(self.buffers[:, :m]), self.inputs[:, :m], self.ok[:m]
+
+
+class _Rows(list):  # type: ignore[type-arg]
+    """Output columns that are the rows of one matrix (stacked without a copy)."""
+
+    __slots__ = ("matrix",)
+
+    def __init__(self, matrix: Any) -> None:
+        super().__init__(matrix)
+        self.matrix = matrix
+
+
+class _NotFloat(Exception):
+    """A numpy program gave an output that is not float64 (the per-point loop runs)."""
 
 
 BLOCK = 1 << 15
-"""Points per run of a numpy program (bounds the memory of its live arrays)."""
+"""Points per run of a numpy program: its buffers (one per live value) stay near the
+processor's caches, and the cost of a numpy call per operation stays spread over
+many points."""
 
 batched_recordings: set[int] = set()
 """The ids of the recordings made for a batch (``fad.cond`` records both branches there)."""
@@ -455,9 +523,9 @@ def _record_at(
     return Specialization(ir, o_def, label), None
 
 
-def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> Program:
+def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> _Batched:
     """The numpy program of ``spec``; the equations no batched input reaches stay on floats."""
-    from fad._numpy import NUMPY_TABLE, scalar_twin
+    from fad._numpy import numpy_table, plan_buffers, scalar_twin
 
     assert spec.ir is not None
     ir = schedule(spec.ir)
@@ -471,7 +539,9 @@ def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> Prog
         else:
             prims[var - ir.n_inputs] = scalar_twin(prim)
     ir.prims = prims
-    return emit(ir, NUMPY_TABLE, spec.label + " (numpy)")
+    dests, n_buffers = plan_buffers(ir, batched)
+    program = emit(ir, numpy_table(), spec.label + " (numpy)", dests=dests)
+    return _Batched(spec, program, n_buffers)
 
 
 # --------------------------------------------------------------------------------------
@@ -515,11 +585,12 @@ class Vmapped(Jitted[P, R]):
                 batched = self._programs.get(id(spec))
                 if batched is None:
                     continue
+                item = (spec, batched.program, batched.n_buffers)
                 try:
-                    pickle.dumps((spec, batched.program))
+                    pickle.dumps(item)
                 except (pickle.PicklingError, TypeError, AttributeError):
                     continue
-                kept.append((spec, batched.program))
+                kept.append(item)
             if kept:
                 cache.append((example, kinds, kept))
         return (
@@ -648,28 +719,36 @@ class Vmapped(Jitted[P, R]):
                     return None
                 kinds.append(("static", t, x))
         key = (t_def, tuple(kinds))
-        # the columns, in the order of the per-point leaves
-        cols: list[Any] = []
+        # The program's inputs, in the order of the per-point leaves: each mapped
+        # array as an (n, size) matrix of its points (a view where it can be), whose
+        # columns are the inputs; the unmapped leaves as they are.
+        mats: list[Any] = []
+        layout: list[Any] = []  # per input: (matrix, column) or None (then `values`)
+        values: list[Any] = []
         for x in t_leaves:
             if type(x) is _Slot:
                 e = entries[x.k]
                 arr = np.asarray(e.value, dtype=float)
-                m = np.ascontiguousarray(np.moveaxis(arr, e.axis, 0).reshape(n, -1).T)
-                cols.extend(m)
+                mat = np.moveaxis(arr, e.axis, 0).reshape(n, -1)
+                mats.append(mat)
+                for c in range(mat.shape[1]):
+                    layout.append((len(mats) - 1, c))
+                    values.append(None)
             else:
-                cols.append(x)
+                layout.append(None)
+                values.append(x)
         specs = self._cache.setdefault(key, [])
-        pending = np.arange(n)
-        results: list[Any] | None = None
+        pending: Any = None  # the points still to compute (None: all of them)
+        out: Any = None  # (outputs, n): the results, one row per output leaf
         o_def: PyTreeDef | None = None
         eager: list[int] = []
         tried = 0
-        while len(pending):
+        while True:
             if tried < len(specs):
                 spec = specs[tried]
                 tried += 1
             elif len(specs) < self.max_specializations:
-                i0 = int(pending[0])
+                i0 = 0 if pending is None else int(pending[0])
                 args, kwargs = self._point(t_leaves, t_def, entries, i0)
                 self.n_recordings += 1
                 spec_or_none, _ = _record_at(self.fun, args, kwargs, self._name)
@@ -679,97 +758,128 @@ class Vmapped(Jitted[P, R]):
                 specs.append(spec)
                 tried += 1
             else:
-                eager.extend(int(i) for i in pending)
+                eager.extend(range(n) if pending is None else (int(i) for i in pending))
                 break
             batched = self._programs.get(id(spec))
             if batched is None:
-                b_in = frozenset(i for i, c in enumerate(cols) if type(c) is np.ndarray)
-                batched = _Batched(spec, _numpy_program(spec, b_in))
+                b_in = frozenset(i for i, c in enumerate(layout) if c is not None)
+                batched = _numpy_program(spec, b_in)
                 self._programs[id(spec)] = batched
             if o_def is None:
                 o_def = spec.out_def
-                results = [np.empty(n) for _ in range(o_def.num_leaves)]
+                out = np.empty((o_def.num_leaves, n))
             elif spec.out_def != o_def:
                 return None  # another output structure: the per-point loop sorts it out
-            assert results is not None
-            if len(pending) == n:
-                part = cols
+            if pending is None:
+                part, p, target = mats, n, out
             else:
-                part = [c[pending] if type(c) is np.ndarray else c for c in cols]
-            ok, outs = self._run(batched, part, len(pending))
-            if outs is None:
-                eager.extend(int(i) for i in pending)
+                part = [m[pending] for m in mats]
+                p = len(pending)
+                target = np.empty((o_def.num_leaves, p))
+            try:
+                run = self._run(batched, part, layout, values, p, target)
+            except _NotFloat:
+                return None
+            if run is None:
+                eager.extend(range(n) if pending is None else (int(i) for i in pending))
                 break
-            finite = np.ones(len(pending), dtype=bool)
-            for o in outs:
-                if type(o) is np.ndarray:
-                    if o.dtype.kind != "f":
-                        return None
-                    finite &= np.isfinite(o)
-                elif type(o) is not float:
-                    return None
+            ok, finite = run
             good = ok & finite
-            if len(pending) == n and good.all():
-                results = [o if type(o) is np.ndarray else np.full(n, o, dtype=float) for o in outs]
+            if pending is None:
+                if good.all():
+                    break
+                where = np.arange(n)
+            else:
+                where = pending
+                out[:, where[good]] = target[:, good]
+            eager.extend(int(i) for i in where[ok & ~finite])
+            pending = where[~ok]
+            if not len(pending):
                 break
-            where = pending[good]
-            for j, o in enumerate(outs):
-                results[j][where] = o[good] if type(o) is np.ndarray else o
-            bad = ok & ~finite
-            eager.extend(int(i) for i in pending[bad])
-            pending = pending[~ok]
         assert o_def is not None
-        assert results is not None
         if eager:
             self.n_eager += len(eager)
             d, cols_e = self._loop(t_leaves, t_def, entries, eager)
             if d != o_def:
                 return None
-            obj: list[Any] = list(results)
+            results: list[Any] = _Rows(out)
             for j, col in enumerate(cols_e):
                 if not all(type(v) is float for v in col):
-                    obj[j] = results[j].astype(object)
+                    if type(results) is _Rows:
+                        results = list(results)
+                    results[j] = results[j].astype(object)
                 for i, v in zip(eager, col, strict=True):
-                    obj[j][i] = v
-            return o_def, obj
-        return o_def, results
+                    results[j][i] = v
+            return o_def, results
+        return o_def, _Rows(out)
 
-    def _run(self, batched: _Batched, cols: list[Any], n: int) -> tuple[Any, Any]:
-        """Run the numpy program on a part: (mask of the points its guards hold at, outputs)."""
+    def _run(
+        self,
+        batched: _Batched,
+        mats: list[Any],
+        layout: list[Any],
+        values: list[Any],
+        n: int,
+        out: Any,
+    ) -> tuple[Any, Any] | None:
+        """Run the numpy program over ``n`` points, in blocks, writing ``out``.
+
+        ``mats`` are the mapped matrices (``n`` rows each), ``layout`` says where each
+        input is (``(matrix, column)``, or None: ``values`` holds it). Returns the
+        masks of the points where the program's guards hold and where its outputs
+        are finite, or None when numpy raised. Raises :class:`_NotFloat` for an
+        output that is neither a float64 array nor a float.
+        """
         np = _np()
-        n_guards = len(batched.spec.wheres)
         self.n_sweeps += 1
-        ok = np.ones(n, dtype=bool)
-        outs: list[Any] | None = None
-        with np.errstate(all="ignore"):
-            # in blocks: the memory the live arrays of a run take stays bounded
-            for lo in range(0, n, BLOCK):
-                hi = min(n, lo + BLOCK)
-                part = [c[lo:hi] if type(c) is np.ndarray else c for c in cols]
-                masks: list[Any] = [True] * n_guards
-                try:
-                    piece = batched.program.run([*part, masks])
-                except (ArithmeticError, ValueError, TypeError):
-                    return None, None
-                for m in masks:
-                    ok[lo:hi] &= m
-                if hi - lo == n:
-                    return ok, list(piece)
-                if outs is None:
-                    buf = np.empty((len(piece), n))  # one block of memory for all
-                    outs = [
-                        buf[j] if type(o) is np.ndarray and o.dtype == buf.dtype else o
-                        for j, o in enumerate(piece)
+        block = min(n, BLOCK)
+        widths = [m.shape[1] for m in mats]
+        wide = [k for k, w in enumerate(widths) if w > 1]  # copied in transposed
+        n_rows = sum(widths[k] for k in wide)
+        pool = batched.take(block, n_rows)
+        ok = np.empty(n, dtype=bool)
+        finite = np.empty(n, dtype=bool)
+        ctx_rows: dict[int, int] = {}
+        r = 0
+        for k in wide:
+            ctx_rows[k] = r
+            r += widths[k]
+        try:
+            with np.errstate(all="ignore"):
+                for lo in range(0, n, block):
+                    hi = min(n, lo + block)
+                    w, inputs, mask = pool.views(hi - lo)
+                    for k in wide:
+                        r = ctx_rows[k]
+                        np.copyto(inputs[r : r + widths[k]], mats[k][lo:hi].T)
+                    leaves = [
+                        values[i]
+                        if loc is None
+                        else (
+                            inputs[ctx_rows[loc[0]] + loc[1]]
+                            if loc[0] in ctx_rows
+                            else mats[loc[0]][lo:hi, 0]
+                        )
+                        for i, loc in enumerate(layout)
                     ]
-                for j, o in enumerate(piece):
-                    if type(outs[j]) is np.ndarray:
-                        outs[j][lo:hi] = o
-                    elif type(o) is np.ndarray or o != outs[j]:  # pragma: no cover
-                        col = np.empty(n, dtype=float)
-                        col[:lo] = outs[j]
-                        col[lo:hi] = o
-                        outs[j] = col
-        return ok, outs
+                    rows = list(out[:, lo:hi])
+                    mask.fill(True)
+                    try:
+                        piece = batched.program.run([*leaves, (w, rows, mask)])
+                    except (ArithmeticError, ValueError, TypeError):
+                        return None
+                    for j, o in enumerate(piece):
+                        if o is rows[j]:
+                            continue
+                        if type(o) is float or (type(o) is np.ndarray and o.dtype == np.float64):
+                            rows[j][...] = o
+                        else:
+                            raise _NotFloat
+                    ok[lo:hi] = mask
+                    np.isfinite(out[:, lo:hi]).all(axis=0, out=finite[lo:hi])
+        finally:
+            batched.give(pool)
+        return ok, finite
 
 
 def _all_floats(x: Any) -> bool:
@@ -783,14 +893,14 @@ def _rebuild_vmapped(
     in_axes: AxisSpec,
     out_axes: AxisSpec,
     cap: int,
-    cache: Sequence[tuple[Any, Any, list[tuple[Specialization, Program]]]] = (),
+    cache: Sequence[tuple[Any, Any, list[tuple[Specialization, Program, int]]]] = (),
 ) -> Vmapped[..., Any]:
     v: Vmapped[..., Any] = Vmapped(fun, in_axes, out_axes, cap)
     for example, kinds, kept in cache:
         specs = v._cache.setdefault((tree_flatten(example)[1], kinds), [])
-        for spec, program in kept:
+        for spec, program, n_buffers in kept:
             specs.append(spec)
-            v._programs[id(spec)] = _Batched(spec, program)
+            v._programs[id(spec)] = _Batched(spec, program, n_buffers)
     return v
 
 
