@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import pickle
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
@@ -287,7 +288,10 @@ def _assemble(
     """The batched output: each array-like of the per-point output stacked along its axis."""
     template = tree_unflatten(o_def, [_Col(j) for j in range(o_def.num_leaves)])
 
-    def stack(t: Any, axis: AxisSpec, path: str) -> Any:
+    # the recursion goes through `rec`, not the closure: a function whose closure
+    # refers to itself is a reference cycle, which would keep `columns` (the
+    # caller's result arrays) alive until the next garbage collection
+    def stack(t: Any, axis: AxisSpec, path: str, rec: Any) -> Any:
         if axis is None:
             return tree_unflatten(*_unmapped(t, columns, path, fname))
         if isinstance(axis, int) and not isinstance(axis, bool):
@@ -325,7 +329,7 @@ def _assemble(
                 return t
             paths = _child_paths(t, len(children))
             return tree_unflatten(
-                cdef, [stack(c, axis, path + p) for c, p in zip(children, paths, strict=True)]
+                cdef, [rec(c, axis, path + p, rec) for c, p in zip(children, paths, strict=True)]
             )
         s_children, s_def = _one_level(axis)
         v_children, v_def = _one_level(t)
@@ -338,10 +342,13 @@ def _assemble(
         paths = _child_paths(t, len(v_children))
         return tree_unflatten(
             v_def,
-            [stack(c, a, path + p) for c, a, p in zip(v_children, s_children, paths, strict=True)],
+            [
+                rec(c, a, path + p, rec)
+                for c, a, p in zip(v_children, s_children, paths, strict=True)
+            ],
         )
 
-    return stack(template, out_axes, "")
+    return stack(template, out_axes, "", stack)
 
 
 def _stacked(columns: list[Any], cols: list[_Col]) -> Any:
@@ -435,37 +442,45 @@ class _Batched:
         self.spec = spec
         self.program = program
         self.n_buffers = n_buffers
-        self._pool: _Pool | None = None
+        self._pool: dict[str, _Pool] = {}  # at most one, taken by dict.pop (atomic)
 
-    def take(self, size: int, n_inputs: int) -> _Pool:
-        """A pool for runs of up to ``size`` points with ``n_inputs`` input rows."""
-        pool, self._pool = self._pool, None
-        if pool is None or pool.size < size or pool.inputs.shape[0] < n_inputs:
-            pool = _Pool(self.n_buffers, size, n_inputs)
+    def take(self, size: int, n_inputs: int, n_outputs: int) -> _Pool:
+        """A pool for runs of up to ``size`` points (inputs, outputs: rows)."""
+        pool = self._pool.pop("pool", None)
+        if pool is None or not pool.fits(size, n_inputs, n_outputs):
+            pool = _Pool(self.n_buffers, size, n_inputs, n_outputs)
         return pool
 
     def give(self, pool: _Pool) -> None:
-        self._pool = pool
+        self._pool["pool"] = pool
 
 
 class _Pool:
     """The scratch of one run: buffers, transposed inputs and the guards' mask."""
 
-    __slots__ = ("buffers", "inputs", "ok", "rows", "size")
+    __slots__ = ("buffers", "finite", "inputs", "ok", "rows", "size")
 
-    def __init__(self, n_buffers: int, size: int, n_inputs: int) -> None:
+    def __init__(self, n_buffers: int, size: int, n_inputs: int, n_outputs: int) -> None:
         np = _np()
         self.size = size
         self.buffers = np.empty((n_buffers, size))
         self.rows = list(self.buffers)
         self.inputs = np.empty((n_inputs, size))
         self.ok = np.empty(size, dtype=bool)
+        self.finite = np.empty((n_outputs, size), dtype=bool)
 
-    def views(self, m: int) -> tuple[list[Any], Any, Any]:
-        """The buffers, input rows and mask for a block of ``m`` points."""
+    def fits(self, size: int, n_inputs: int, n_outputs: int) -> bool:
+        return (
+            self.size >= size
+            and self.inputs.shape[0] >= n_inputs
+            and self.finite.shape[0] == n_outputs
+        )
+
+    def views(self, m: int) -> tuple[list[Any], Any, Any, Any]:
+        """The buffers, input rows, mask and finiteness for a block of ``m`` points."""
         if m == self.size:
-            return self.rows, self.inputs, self.ok
-        return list(self.buffers[:, :m]), self.inputs[:, :m], self.ok[:m]
+            return self.rows, self.inputs, self.ok, self.finite
+        return list(self.buffers[:, :m]), self.inputs[:, :m], self.ok[:m], self.finite[:, :m]
 
 
 class _Rows(list):  # type: ignore[type-arg]
@@ -571,6 +586,7 @@ class Vmapped(Jitted[P, R]):
         self.out_axes = out_axes
         self.n_sweeps = 0
         self._programs: dict[int, _Batched] = {}
+        self._spare: dict[str, tuple[Any, Any]] = {}  # see _output_matrix
         self._name = getattr(fun, "__name__", "fun")
 
     def __reduce__(self) -> Any:
@@ -767,7 +783,7 @@ class Vmapped(Jitted[P, R]):
                 self._programs[id(spec)] = batched
             if o_def is None:
                 o_def = spec.out_def
-                out = np.empty((o_def.num_leaves, n))
+                out = self._output_matrix(o_def.num_leaves, n)
             elif spec.out_def != o_def:
                 return None  # another output structure: the per-point loop sorts it out
             if pending is None:
@@ -813,6 +829,28 @@ class Vmapped(Jitted[P, R]):
             return o_def, results
         return o_def, _Rows(out)
 
+    def _output_matrix(self, k: int, n: int) -> Any:
+        """A ``(k, n)`` float array for a call's results, handed to the caller.
+
+        Its memory is that of the last call's results when the caller holds no
+        view of them any more (a fresh array of this size would cost the kernel a
+        page fault and a zeroed page per 4 KiB, more than the program itself on
+        large batches). The matrix is made by ``np.frombuffer`` over a kept array,
+        so every numpy view of it has it as its ``base``: a weak reference to it
+        tells when none is left. The kept array is taken with ``dict.pop``, so two
+        calls at once never share it.
+        """
+        np = _np()
+        spare = self._spare.pop("out", None)
+        raw = None
+        if spare is not None and spare[1]() is None and spare[0].shape == (k * n,):
+            raw = spare[0]
+        if raw is None:
+            raw = np.empty(k * n)
+        flat = np.frombuffer(memoryview(raw), dtype=np.float64)
+        self._spare["out"] = (raw, weakref.ref(flat))
+        return flat.reshape(k, n)
+
     def _run(
         self,
         batched: _Batched,
@@ -836,7 +874,7 @@ class Vmapped(Jitted[P, R]):
         widths = [m.shape[1] for m in mats]
         wide = [k for k, w in enumerate(widths) if w > 1]  # copied in transposed
         n_rows = sum(widths[k] for k in wide)
-        pool = batched.take(block, n_rows)
+        pool = batched.take(block, n_rows, out.shape[0])
         ok = np.empty(n, dtype=bool)
         finite = np.empty(n, dtype=bool)
         ctx_rows: dict[int, int] = {}
@@ -848,7 +886,7 @@ class Vmapped(Jitted[P, R]):
             with np.errstate(all="ignore"):
                 for lo in range(0, n, block):
                     hi = min(n, lo + block)
-                    w, inputs, mask = pool.views(hi - lo)
+                    w, inputs, mask, fin = pool.views(hi - lo)
                     for k in wide:
                         r = ctx_rows[k]
                         np.copyto(inputs[r : r + widths[k]], mats[k][lo:hi].T)
@@ -876,7 +914,8 @@ class Vmapped(Jitted[P, R]):
                         else:
                             raise _NotFloat
                     ok[lo:hi] = mask
-                    np.isfinite(out[:, lo:hi]).all(axis=0, out=finite[lo:hi])
+                    np.isfinite(out[:, lo:hi], out=fin)
+                    np.logical_and.reduce(fin, axis=0, out=finite[lo:hi])
         finally:
             batched.give(pool)
         return ok, finite
