@@ -31,7 +31,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from fad._core import check_live, is_tracer, new_level
 from fad._emit import Program, emit
-from fad._ir import schedule
+from fad._ir import IR, schedule
 from fad._jit import Jitted, Specialization, _with_all_leaves
 from fad.tracers.recorder import Recording
 from fad.tree import (
@@ -538,9 +538,13 @@ def _record_at(
     return Specialization(ir, o_def, label), None
 
 
-def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> _Batched:
-    """The numpy program of ``spec``; the equations no batched input reaches stay on floats."""
-    from fad._numpy import numpy_table, plan_buffers, scalar_twin
+def _numpy_ir(spec: Specialization, batched_inputs: frozenset[int]) -> tuple[IR, bytearray]:
+    """The scheduled IR of ``spec`` for the numpy table, and which variables are arrays.
+
+    The equations no batched input reaches stay on floats (their primitives are
+    replaced by :func:`fad._numpy.scalar_twin`).
+    """
+    from fad._numpy import scalar_twin
 
     assert spec.ir is not None
     ir = schedule(spec.ir)
@@ -554,6 +558,14 @@ def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> _Bat
         else:
             prims[var - ir.n_inputs] = scalar_twin(prim)
     ir.prims = prims
+    return ir, batched
+
+
+def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> _Batched:
+    """The numpy program of ``spec``, its float64 arrays in planned buffers."""
+    from fad._numpy import numpy_table, plan_buffers
+
+    ir, batched = _numpy_ir(spec, batched_inputs)
     dests, n_buffers = plan_buffers(ir, batched)
     program = emit(ir, numpy_table(), spec.label + " (numpy)", dests=dests)
     return _Batched(spec, program, n_buffers)

@@ -1,0 +1,210 @@
+"""The buffers of vmap's numpy programs: planned, reused, never clobbering a result.
+
+Oracles: a simulation of the plan (each buffer holds the variable last written into
+it, and every read must find its own variable there), and the Python loop of the
+eager transform at each point of the batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fad
+import fad._vmap as V
+from fad._numpy import plan_buffers
+
+np = pytest.importorskip("numpy")
+
+UNARY = [fad.math.sin, fad.math.tanh, fad.math.exp]
+
+
+@st.composite
+def programs(draw: Any) -> list[tuple[Any, ...]]:
+    """Straight-line steps over two inputs, with Python branches and squares."""
+    steps: list[tuple[Any, ...]] = []
+    for k in range(draw(st.integers(1, 9))):
+        kind = draw(st.sampled_from(["unary", "binary", "square", "branch", "const"]))
+        i = draw(st.integers(0, k + 1))
+        j = draw(st.integers(0, k + 1))
+        c = draw(st.floats(-0.5, 0.5))
+        steps.append((kind, draw(st.integers(0, 2)), i, j, c))
+    return steps
+
+
+def run(steps: list[tuple[Any, ...]], x: Any, y: Any) -> Any:
+    vals = [x, y]
+    for kind, u, i, j, c in steps:
+        a, b = vals[i], vals[j]
+        if kind == "unary":
+            vals.append(UNARY[u](a * 0.5))
+        elif kind == "binary":
+            vals.append(a + b if u == 0 else a - b if u == 1 else a * b)
+        elif kind == "square":
+            vals.append(a**2 - b)
+        elif kind == "branch":
+            vals.append(a * b if a > c else b - a)  # guarded: partitioned under vmap
+        else:
+            vals.append(c * a + 1.5)
+    out: Any = vals[-1] * vals[0] + vals[-2]
+    return out
+
+
+def close(a: Any, b: Any, rel: float) -> bool:
+    fa, fb = float(a), float(b)
+    return fa == fb or abs(fa - fb) <= rel * max(abs(fa), abs(fb), 1.0)
+
+
+def rel_of(steps: list[tuple[Any, ...]]) -> float:
+    # numpy's sin/tanh/exp may differ from libm's by an ulp: 1e-15 per call
+    return 1e-15 * (1 + 2 * sum(1 for s in steps if s[0] == "unary"))
+
+
+def check_plan(vg: Any) -> None:
+    """Every read of a buffered variable finds it in its buffer (the simulation)."""
+    for spec in vg.specializations:
+        assert spec.ir is not None
+        ir, batched = V._numpy_ir(spec, frozenset(range(spec.ir.n_inputs)))
+        dests, size = plan_buffers(ir, batched)
+        holder: dict[str, int] = {}
+        for var, _prim, atoms in ir.equations():
+            for a in atoms:
+                if a in dests:
+                    assert holder[dests[a]] == a, (a, dests[a])
+            if var in dests:
+                d = dests[var]
+                if d.startswith("O["):
+                    assert d not in holder  # each output row written once
+                    assert ir.outputs[int(d[2:-1])] == var
+                else:
+                    assert int(d[2:-1]) < size
+                holder[d] = var
+        for a in ir.outputs:
+            if a in dests:
+                assert holder[dests[a]] == a
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    programs(),
+    st.lists(st.floats(-1.0, 1.0), min_size=3, max_size=9),
+    st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=5),
+)
+def test_buffers_are_reused_without_clobbering_a_result(
+    steps: list[tuple[Any, ...]], xs: list[float], xs2: list[float]
+) -> None:
+    g = fad.grad(lambda x, y: run(steps, x, y), argnums=(0, 1))
+    vg = fad.jit(fad.vmap(g))
+    rel = rel_of(steps)
+
+    def want(points: list[float]) -> list[Any]:
+        return [g(x, 0.3 - 0.2 * x) for x in points]
+
+    def call(points: list[float]) -> Any:
+        a = np.array(points)
+        return vg(a, 0.3 - 0.2 * a)
+
+    first = call(xs)
+    kept = (first[0].copy(), first[1].copy())
+    second = call(xs2)  # another size: the pool is sliced, the first result kept
+    third = call(list(reversed(xs)))  # the first's size again, `first` still held
+    for got, points in ((first, xs), (second, xs2), (third, list(reversed(xs)))):
+        for k, w in enumerate(want(points)):
+            assert close(got[0][k], w[0], rel)
+            assert close(got[1][k], w[1], rel)
+    assert np.array_equal(first[0], kept[0])
+    assert np.array_equal(first[1], kept[1])
+    check_plan(vg)
+
+
+@settings(max_examples=15, deadline=None)
+@given(programs(), st.lists(st.floats(-1.0, 1.0), min_size=12, max_size=30))
+def test_runs_in_blocks_give_the_loop(steps: list[tuple[Any, ...]], xs: list[float]) -> None:
+    g = fad.grad(lambda x, y: run(steps, x, y), argnums=(0, 1))
+    block = V.BLOCK
+    V.BLOCK = 5  # blocks of 5 points, the last one shorter
+    try:
+        a = np.array(xs)
+        got = fad.vmap(g)(a, 0.3 - 0.2 * a)
+    finally:
+        V.BLOCK = block
+    rel = rel_of(steps)
+    for k, x in enumerate(xs):
+        w = g(x, 0.3 - 0.2 * x)
+        assert close(got[0][k], w[0], rel)
+        assert close(got[1][k], w[1], rel)
+
+
+def rosen(v: Any) -> Any:
+    return sum(100.0 * (v[i + 1] - v[i] ** 2) ** 2 + (1 - v[i]) ** 2 for i in range(len(v) - 1))
+
+
+def test_the_plan_reuses_buffers_and_writes_outputs_in_place() -> None:
+    vg = fad.vmap(fad.grad(rosen))
+    X = np.random.default_rng(0).uniform(-1, 1, (50, 12))
+    got = vg(X)
+    want = np.array([fad.grad(rosen)(list(x)) for x in X])
+    assert np.allclose(got, want, rtol=1e-15, atol=0)
+    (batched,) = vg._programs.values()
+    source = batched.program.source
+    assert batched.spec.ir is not None
+    n_eq = batched.spec.ir.n_ops
+    assert "out=O[" in source
+    assert "out=W[" in source
+    assert 0 < batched.n_buffers < n_eq / 2  # buffers are reused
+    check_plan(vg)
+
+
+def test_a_result_is_recycled_only_once_no_view_of_it_is_left() -> None:
+    vg = fad.vmap(fad.grad(rosen))
+    rng = np.random.default_rng(1)
+    X1, X2, X3 = (rng.uniform(-1, 1, (20, 6)) for _ in range(3))
+    r1 = vg(X1)
+    row = r1[3]  # a view keeps the whole matrix
+    want_row = row.copy()
+    del r1
+    r2 = vg(X2)
+    assert np.array_equal(row, want_row)
+    assert not np.shares_memory(row, r2)
+    del row, r2
+    r3 = vg(X3)  # nothing of r2 left: its memory may be reused, with the right numbers
+    assert np.allclose(r3, [fad.grad(rosen)(list(x)) for x in X3], rtol=1e-15, atol=0)
+
+
+def test_outputs_repeated_inputs_and_constants() -> None:
+    def f(x: Any, y: Any) -> Any:
+        z = x * y
+        return (z, z, x, 3.0, fad.math.sin(z) + y)
+
+    xs = np.linspace(-1.0, 1.0, 7)
+    got = fad.vmap(f, in_axes=(0, None))(xs, 0.5)
+    for k, x in enumerate(xs):
+        want = f(float(x), 0.5)
+        for j in range(5):
+            assert close(got[j][k], want[j], 1e-15)
+    assert isinstance(got[3], np.ndarray)
+    assert got[3].tolist() == [3.0] * 7
+
+
+def test_concurrent_calls_do_not_share_buffers() -> None:
+    vg = fad.jit(fad.vmap(fad.grad(rosen)))
+    rng = np.random.default_rng(2)
+    batches = [rng.uniform(-1, 1, (300, 10)) for _ in range(4)]
+    want = [vg(b).copy() for b in batches]
+    errors: list[int] = []
+
+    def work(k: int) -> None:
+        for _ in range(15):
+            if not np.array_equal(vg(batches[k]), want[k]):
+                errors.append(k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
