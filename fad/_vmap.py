@@ -586,16 +586,16 @@ def _schedule_batched(ir: IR) -> IR:
             k = max((anchor[a - n_in] for a in args[i] if a >= n_in), default=-1)
         anchor[i] = k
     after: dict[int, list[int]] = {}
-    for g in sorted(ir.guards, key=lambda g: g.var):
-        after.setdefault(anchor[g.var - n_in], []).append(g.var - n_in)
+    for guard in sorted(ir.guards, key=lambda g: g.var):
+        after.setdefault(anchor[guard.var - n_in], []).append(guard.var - n_in)
     done = bytearray(n_eq)
     order = []
-    for g in after.get(-1, ()):
-        demand(g)
+    for j in after.get(-1, ()):
+        demand(j)
     for k, i in enumerate(by_outputs):
         demand(i)
-        for g in after.get(k, ()):
-            demand(g)
+        for j in after.get(k, ()):
+            demand(j)
     new_var = list(range(n_in)) + [0] * n_eq
     for k, i in enumerate(order):
         new_var[n_in + i] = n_in + k
