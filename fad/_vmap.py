@@ -12,6 +12,17 @@ arguments are the same for every point. Two ways to compute the batch:
   in order. Points with a non-finite result are computed again by ``fun`` itself, so
   that an error is raised where the eager function raises one. After the cap of
   specializations the remaining points run ``fun`` one by one.
+- **memory**: the numpy program is scheduled for few live arrays (its guards only
+  clear points in a mask, so they need not come first: :func:`_schedule_batched`),
+  and every float64 array it makes is written with ``out=`` into a planned buffer
+  (:func:`fad._numpy.plan_buffers`), the outputs straight into the rows of the
+  result matrix. The buffers of a program are allocated once and kept between
+  calls; a run takes them for itself (``dict.pop``), so that concurrent runs
+  (threads) never share them, and no buffer ever leaves a run. The result matrix
+  of a call is fresh unless the last call's is no longer referenced (no view of it
+  left, which a weak reference to its base tells): then its memory is reused, which
+  saves the kernel's zeroing of new pages. The mapped arrays are copied in once
+  per block, transposed, so that each point's coordinate is a contiguous row.
 - **the per-point loop**, when the fast path does not apply (numpy missing, tracers
   in the arguments, integer or object arrays): ``fun`` called once per point.
 
@@ -498,9 +509,18 @@ class _NotFloat(Exception):
 
 
 BLOCK = 1 << 15
-"""Points per run of a numpy program: its buffers (one per live value) stay near the
-processor's caches, and the cost of a numpy call per operation stays spread over
-many points."""
+"""Points per run of a numpy program, at most: the cost of a numpy call per operation
+is spread over many points."""
+
+POOL_BYTES = 1 << 26
+"""A bound on the memory of a program's pool (its buffers, transposed inputs and
+finiteness flags): a program with many live arrays runs in smaller blocks."""
+
+
+def _block_size(n: int, n_buffers: int, n_rows: int, n_outputs: int) -> int:
+    per_point = 8 * (n_buffers + n_rows) + n_outputs + 1
+    return max(1, min(n, BLOCK, max(1024, POOL_BYTES // per_point)))
+
 
 batched_recordings: set[int] = set()
 """The ids of the recordings made for a batch (``fad.cond`` records both branches there)."""
@@ -958,10 +978,10 @@ class Vmapped(Jitted[P, R]):
         """
         np = _np()
         self.n_sweeps += 1
-        block = min(n, BLOCK)
         widths = [m.shape[1] for m in mats]
         wide = [k for k, w in enumerate(widths) if w > 1]  # copied in transposed
         n_rows = sum(widths[k] for k in wide)
+        block = _block_size(n, batched.n_buffers, n_rows, out.shape[0])
         pool = batched.take(block, n_rows, out.shape[0])
         ok = np.empty(n, dtype=bool)
         finite = np.empty(n, dtype=bool)
