@@ -34,6 +34,7 @@ of numbers becomes a list of B lists).
 from __future__ import annotations
 
 import gc
+import math
 import pickle
 import sys
 import weakref
@@ -634,16 +635,111 @@ def _schedule_batched(ir: IR) -> IR:
     )
 
 
-def _numpy_ir(spec: Specialization, batched_inputs: frozenset[int]) -> tuple[IR, bytearray]:
+def _is_power_of_two(c: float) -> bool:
+    """``c`` is 2**k for an integer k >= 0 (then ``c * x`` is exact, or overflows)."""
+    m, _ = math.frexp(c)
+    return c >= 1.0 and math.isfinite(c) and m == 0.5
+
+
+def _fold_scalings(ir: IR) -> IR:
+    """``ir`` with chains of constant scalings folded where that is exact.
+
+    A recorded gradient is full of them: ``-(2 * x)`` and ``(2 * x) * 100.0``
+    (the partial of ``x ** 2`` times a constant). Two rewrites, each of an
+    equation whose argument is used by it alone:
+
+    - ``-(c * x)`` is ``(-c) * x`` (a negation is exact: it commutes with rounding);
+    - ``d * (c * x)``, with ``c`` a power of two >= 1 and ``|d| >= 1`` finite (and
+      ``c * d`` finite), is ``(c * d) * x``: ``c * x`` is exact (a power of two
+      scales without rounding, subnormals included) unless it overflows, and then
+      both sides are the same infinity since ``|d| >= 1``.
+
+    Every variable keeps its value bit for bit; the folded equation's argument is
+    left dead (the scheduler drops it).
+    """
+    from fad import _primitives as _P
+
+    mul, neg = _P.mul, _P.neg
+    n_in = ir.n_inputs
+    uses = [0] * (n_in + len(ir.prims))
+    for atoms in ir.args:
+        for a in atoms:
+            if a >= 0:
+                uses[a] += 1
+    for a in ir.outputs:
+        if a >= 0:
+            uses[a] += 2
+    for g in ir.guards:
+        uses[g.var] += 2
+    consts = list(ir.consts)
+    const_of: dict[float, int] = {}
+
+    def atom(c: float) -> int:
+        k = const_of.get(c)
+        if k is None:
+            consts.append(c)
+            k = const_of[c] = -len(consts)
+        return k
+
+    def as_float(a: int) -> float | None:
+        c = consts[-1 - a] if a < 0 else None
+        return c if type(c) is float or type(c) is int else None  # not bool
+
+    scaled: dict[int, tuple[float, int]] = {}  # var -> (c, x): the var is c * x
+    prims = list(ir.prims)
+    args = list(ir.args)
+    changed = False
+    for i, (prim, atoms) in enumerate(zip(ir.prims, ir.args, strict=True)):
+        var = n_in + i
+        if prim is mul and len(atoms) == 2:
+            a, b = atoms
+            ca, cb = as_float(a), as_float(b)
+            if ca is None and cb is not None:
+                a, b, ca, cb = b, a, cb, ca
+            if ca is not None and cb is None:  # ca * b
+                inner = scaled.get(b) if uses[b] == 1 else None
+                if inner is not None:
+                    c, x = inner
+                    d = float(ca)
+                    prod = c * d
+                    if (
+                        _is_power_of_two(c)
+                        and math.isfinite(d)
+                        and abs(d) >= 1.0
+                        and math.isfinite(prod)
+                    ):
+                        args[i] = (x, atom(prod))
+                        scaled[var] = (prod, x)
+                        changed = True
+                        continue
+                scaled[var] = (float(ca), b)
+        elif prim is neg and len(atoms) == 1:
+            a = atoms[0]
+            inner = scaled.get(a) if a >= 0 and uses[a] == 1 else None
+            if inner is not None:
+                c, x = inner
+                prims[i] = mul
+                args[i] = (x, atom(-c))
+                scaled[var] = (-c, x)
+                changed = True
+    if not changed:
+        return ir
+    return IR(n_in, prims, args, ir.types, consts, ir.outputs, ir.guards)
+
+
+def _numpy_ir(
+    spec: Specialization, batched_inputs: frozenset[int], fold: bool = True
+) -> tuple[IR, bytearray]:
     """The scheduled IR of ``spec`` for the numpy table, and which variables are arrays.
 
-    The equations no batched input reaches stay on floats (their primitives are
+    Constant scalings are folded where that is exact (:func:`_fold_scalings`); the
+    equations no batched input reaches stay on floats (their primitives are
     replaced by :func:`fad._numpy.scalar_twin`).
     """
     from fad._numpy import scalar_twin
 
     assert spec.ir is not None
-    ir = _schedule_batched(spec.ir)
+    ir = _schedule_batched(_fold_scalings(spec.ir) if fold else spec.ir)
     batched = bytearray(ir.n_inputs + ir.n_ops)
     for i in batched_inputs:
         batched[i] = 1

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import fad
@@ -208,3 +208,58 @@ def test_concurrent_calls_do_not_share_buffers() -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+SCALES = [2.0, 4.0, 1.0, 0.5, -3.0, 100.0, 1e300, 1e-300, 0.0, -1.0, 3, 2]
+SPECIAL = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-10.0, 10.0),
+    st.sampled_from([5e-324, -1e-310, 2.2e-308, 1.7e308, -8.9e307, 0.0, -0.0]),
+)
+
+
+@st.composite
+def scalings(draw: Any) -> list[tuple[str, int, Any]]:
+    """Chains of constant scalings and negations (what `_fold_scalings` rewrites)."""
+    cs = draw(st.lists(st.sampled_from(SCALES), min_size=1, max_size=8))
+    # mostly a chain (each step on the previous value, used once), sometimes a reuse
+    return [
+        (
+            draw(st.sampled_from(["cx", "xc", "neg", "add"])),
+            draw(st.sampled_from([k, k, k, 0, k // 2])),
+            c,
+        )
+        for k, c in enumerate(cs)
+    ]
+
+
+def scale_run(steps: list[tuple[str, int, Any]], x: Any) -> Any:
+    vals = [x]
+    for kind, i, c in steps:
+        v = vals[i]
+        vals.append(
+            c * v if kind == "cx" else v * c if kind == "xc" else -v if kind == "neg" else v + x
+        )
+    return vals[-1], vals[len(vals) // 2] if len(vals) > 4 else x
+
+
+@settings(max_examples=60, deadline=None)
+@given(scalings(), st.lists(SPECIAL, min_size=1, max_size=4))
+@example([("cx", 0, 2.0), ("xc", 1, 0.5)], [1.7e308])  # 2x overflows, x does not
+@example([("cx", 0, 3.0), ("xc", 1, 5.0)], [0.1])  # 5 * (3 * x) is not 15 * x
+def test_folded_scalings_give_the_same_bits(
+    steps: list[tuple[str, int, Any]], xs: list[float]
+) -> None:
+    from fad._emit import FLOAT_TABLE, emit
+
+    ir = fad.make_ir(lambda x: scale_run(steps, x))(1.5)
+    folded = emit(V._fold_scalings(ir), FLOAT_TABLE)
+    plain = emit(ir, FLOAT_TABLE)
+    for x in xs:
+        want = [repr(v) for v in plain([x])]
+        assert [repr(v) for v in folded([x])] == want
+    # and vmap's program, folded and scheduled, on arrays
+    got = fad.vmap(lambda x: scale_run(steps, x))(np.array(xs))
+    for k, x in enumerate(xs):
+        for j, w in enumerate(plain([x])):
+            assert repr(float(got[j][k])) == repr(float(w))
