@@ -683,7 +683,9 @@ def _fold_scalings(ir: IR) -> IR:
 
     def as_float(a: int) -> float | None:
         c = consts[-1 - a] if a < 0 else None
-        return c if type(c) is float or type(c) is int else None  # not bool
+        if type(c) is int and abs(c) <= 2**53:  # exactly a float (not a bool)
+            return float(c)
+        return c if type(c) is float else None
 
     scaled: dict[int, tuple[float, int]] = {}  # var -> (c, x): the var is c * x
     prims = list(ir.prims)
