@@ -1077,7 +1077,8 @@ class Vmapped(Jitted[P, R]):
         np = _np()
         self.n_sweeps += 1
         widths = [m.shape[1] for m in mats]
-        wide = [k for k, w in enumerate(widths) if w > 1]  # copied in transposed
+        # copied in, transposed (a lone contiguous column is read where it is)
+        wide = [k for k, w in enumerate(widths) if w > 1 or mats[k].strides[0] != 8]
         n_rows = sum(widths[k] for k in wide)
         block = _block_size(n, batched.n_buffers, n_rows, out.shape[0])
         pool = batched.take(block, n_rows, out.shape[0])

@@ -263,3 +263,19 @@ def test_folded_scalings_give_the_same_bits(
     for k, x in enumerate(xs):
         for j, w in enumerate(plain([x])):
             assert repr(float(got[j][k])) == repr(float(w))
+
+
+def test_mapped_views_of_any_layout() -> None:
+    """Columns of a matrix, a transposed array and a mapped axis 1 give the loop."""
+    rng = np.random.default_rng(3)
+    A = rng.uniform(-1, 1, (9, 4))
+    g = fad.grad(lambda v: fad.math.sin(v[0]) * v[1] + v[2] ** 2 - v[3])
+    want = np.array([g(list(a)) for a in A])
+    assert np.allclose(fad.vmap(g)(A), want, rtol=1e-15, atol=0)
+    assert np.allclose(fad.vmap(g, in_axes=1)(np.asfortranarray(A.T)), want, rtol=1e-15, atol=0)
+    h = fad.grad(lambda x, y: x * fad.math.exp(y), argnums=(0, 1))
+    gx, gy = fad.vmap(h)(A[:, 0], A[:, 2])  # strided 1-D views
+    for k, a in enumerate(A):
+        wx, wy = h(float(a[0]), float(a[2]))
+        assert abs(gx[k] - wx) <= 1e-15 * max(1.0, abs(wx))
+        assert abs(gy[k] - wy) <= 1e-15 * max(1.0, abs(wy))
