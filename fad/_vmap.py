@@ -518,6 +518,10 @@ POOL_BYTES = 1 << 26
 finiteness flags): a program with many live arrays runs in smaller blocks."""
 
 
+SPARE_BYTES = 1 << 27
+"""The largest result matrix whose memory a :class:`Vmapped` keeps for its next call."""
+
+
 def _block_size(n: int, n_buffers: int, n_rows: int, n_outputs: int) -> int:
     per_point = 8 * (n_buffers + n_rows) + n_outputs + 1
     return max(1, min(n, BLOCK, max(1024, POOL_BYTES // per_point)))
@@ -1053,6 +1057,8 @@ class Vmapped(Jitted[P, R]):
             raw = spare[0]
         if raw is None:
             raw = np.empty(k * n)
+        if raw.nbytes > SPARE_BYTES:
+            return raw.reshape(k, n)  # too large to keep once the caller drops it
         flat = np.frombuffer(memoryview(raw), dtype=np.float64)
         self._spare["out"] = (raw, weakref.ref(flat))
         return flat.reshape(k, n)

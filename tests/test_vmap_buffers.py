@@ -279,3 +279,12 @@ def test_mapped_views_of_any_layout() -> None:
         wx, wy = h(float(a[0]), float(a[2]))
         assert abs(gx[k] - wx) <= 1e-15 * max(1.0, abs(wx))
         assert abs(gy[k] - wy) <= 1e-15 * max(1.0, abs(wy))
+
+
+def test_a_large_result_is_not_kept(monkeypatch: Any) -> None:
+    monkeypatch.setattr(V, "SPARE_BYTES", 100)
+    vg = fad.vmap(fad.grad(rosen))
+    X = np.random.default_rng(4).uniform(-1, 1, (20, 6))
+    r = vg(X)
+    assert vg._spare == {}
+    assert np.allclose(r, [fad.grad(rosen)(list(x)) for x in X], rtol=1e-15, atol=0)
