@@ -249,11 +249,18 @@ _OPERATOR_UFUNCS = {
 _POW_SHORTCUTS = {2: "square", -1: "reciprocal", 1: "positive"}
 
 
+_float_ufuncs: dict[Any, bool] = {}
+
+
 def _float_ufunc(f: Any) -> bool:
     """Whether ``f`` is a ufunc with one output, float64 from float64 arguments."""
-    import numpy as np
+    known = _float_ufuncs.get(f)
+    if known is None:
+        import numpy as np
 
-    return isinstance(f, np.ufunc) and f.nout == 1 and ("d" * f.nin + "->d") in f.types
+        known = isinstance(f, np.ufunc) and f.nout == 1 and ("d" * f.nin + "->d") in f.types
+        _float_ufuncs[f] = known
+    return known
 
 
 def _plain_const(c: Any) -> bool:
