@@ -176,7 +176,8 @@ def _identifier(text: str) -> str:
     return out
 
 
-_RESERVED = frozenset(("L", "m", "program", "GuardFailed"))
+# the names of the emitted code's own variables (W, O, OK: a batched table's buffers)
+_RESERVED = frozenset(("L", "m", "program", "GuardFailed", "W", "O", "OK"))
 
 
 class _Names:

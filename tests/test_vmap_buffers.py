@@ -288,3 +288,23 @@ def test_a_large_result_is_not_kept(monkeypatch: Any) -> None:
     r = vg(X)
     assert vg._spare == {}
     assert np.allclose(r, [fad.grad(rosen)(list(x)) for x in X], rtol=1e-15, atol=0)
+
+
+def test_a_primitive_named_like_the_programs_variables() -> None:
+    """A custom primitive called ``O`` (or ``W``, ``OK``) does not shadow the buffers."""
+    import math
+
+    prims = [
+        fad.primitive(math.sin, lambda ans, x: fad.math.cos(x), name=name)
+        for name in ("O", "W", "OK")
+    ]
+
+    def f(x: Any) -> Any:
+        return prims[0](x) * prims[1](x) + prims[2](x * x)
+
+    xs = np.linspace(-1.0, 1.0, 9)
+    vg = fad.vmap(fad.grad(f))
+    got = vg(xs)
+    assert vg.n_eager == 0  # the numpy program ran (no point fell back to the loop)
+    for k, x in enumerate(xs):
+        assert close(got[k], fad.grad(f)(float(x)), 1e-15)
