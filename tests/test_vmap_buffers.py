@@ -118,6 +118,7 @@ def test_buffers_are_reused_without_clobbering_a_result(
             assert close(got[1][k], w[1], rel)
     assert np.array_equal(first[0], kept[0])
     assert np.array_equal(first[1], kept[1])
+    assert vg.n_eager == 0 or len(vg.specializations) == 8  # the programs ran
     check_plan(vg)
 
 
@@ -149,6 +150,7 @@ def test_the_plan_reuses_buffers_and_writes_outputs_in_place() -> None:
     got = vg(X)
     want = np.array([fad.grad(rosen)(list(x)) for x in X])
     assert np.allclose(got, want, rtol=1e-15, atol=0)
+    assert vg.n_eager == 0
     (batched,) = vg._programs.values()
     source = batched.program.source
     assert batched.spec.ir is not None
@@ -173,6 +175,7 @@ def test_a_result_is_recycled_only_once_no_view_of_it_is_left() -> None:
     del row, r2
     r3 = vg(X3)  # nothing of r2 left: its memory may be reused, with the right numbers
     assert np.allclose(r3, [fad.grad(rosen)(list(x)) for x in X3], rtol=1e-15, atol=0)
+    assert vg.n_eager == 0
 
 
 def test_outputs_repeated_inputs_and_constants() -> None:
