@@ -1,8 +1,9 @@
 """fad.vmap: one compiled numpy program over a batch, against a loop of jitted calls.
 
 Run from the repository root: ``python benchmarks/vmap.py`` (``--quick`` for a short
-run). Every ratio is measured in the same run; times are the best of a few repeats
-of the process's CPU time (wall time for the process pool).
+run, ``--part 1`` for one part only). Every ratio is measured in the same run; times
+are the best of a few repeats of the process's CPU time (wall time for the process
+pool).
 
 1. ``fad.jit(fad.vmap(fad.grad(f)))`` over B = 10⁴ points, for Rosenbrock n = 100
    (the scalar loop of ``benchmarks/workloads.py``) and the per-example loss of the
@@ -337,18 +338,23 @@ def part3(repeats: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--part", type=int, choices=(1, 2, 3), help="run only this part")
+    ap.add_argument("--part", type=int, action="append", choices=(1, 2, 3), help="only these")
     a = ap.parse_args()
-    if a.part == 3:
-        part3(3 if a.quick else 7)
-    elif a.quick:
-        part1(2000, 50, 2)
-        part2(20_000, 2)
-        part3(3)
+    parts = set(a.part or (1, 2, 3))
+    if a.quick:
+        if 1 in parts:
+            part1(2000, 50, 2)
+        if 2 in parts:
+            part2(20_000, 2)
+        if 3 in parts:
+            part3(3)
     else:
-        part1(10_000, 200, 5)
-        part2(100_000, 3)
-        part3(7)
+        if 1 in parts:
+            part1(10_000, 200, 5)
+        if 2 in parts:
+            part2(100_000, 3)
+        if 3 in parts:
+            part3(7)
 
 
 if __name__ == "__main__":

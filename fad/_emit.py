@@ -73,6 +73,10 @@ class Table:
             (``prim.impl`` for floats, ``prim`` itself for tracers).
         integral_pow_inline: write ``x ** c`` inline for a constant integral exponent
             (exact and never complex on floats).
+        prologue: lines put at the top of every chunk (a batched table unpacks its
+            buffers there).
+        names: objects the emitted code may name (its guards' helpers); also reserved,
+            so that no bound object takes one of these names.
     """
 
     def __init__(
@@ -82,11 +86,22 @@ class Table:
         callee: Callable[[Primitive], Any],
         *,
         integral_pow_inline: bool = True,
+        prologue: str = "",
+        names: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.infix = infix
         self.callee = callee
         self.integral_pow_inline = integral_pow_inline
+        self.prologue = prologue
+        self.names = dict(names or {})
+
+    def into(self, prim: Primitive, consts: list[Any]) -> tuple[Any, tuple[int, ...]] | None:
+        """A function writing ``prim``'s result into a given array, and which arguments
+        it takes: ``(f, (0, 1))`` for ``f(x, y, out=buffer)``. None where there is none;
+        only a table whose programs take buffers (see :func:`emit`'s ``dests``) has any.
+        """
+        return None
 
     def guard(self, predicate: str, outcome: bool, index: int) -> str:
         """The statement checking guard ``index``: ``predicate`` must be ``outcome``.
@@ -161,12 +176,17 @@ def _identifier(text: str) -> str:
     return out
 
 
+# the names of the emitted code's own variables (W, O, OK: a batched table's buffers)
+_RESERVED = frozenset(("L", "m", "program", "GuardFailed", "W", "O", "OK"))
+
+
 class _Names:
     """Names for the objects the source refers to (one per object)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reserved: Any = ()) -> None:
         self.by_id: dict[int, str] = {}
         self.namespace: dict[str, Any] = {}
+        self.reserved = frozenset(reserved)
 
     def bind(self, obj: Any, hint: str) -> str:
         name = self.by_id.get(id(obj))
@@ -175,7 +195,7 @@ class _Names:
         base = _identifier(hint)
         name = base
         k = 1
-        while name in self.namespace or name in ("L", "m", "program", "GuardFailed"):
+        while name in self.namespace or name in _RESERVED or name in self.reserved:
             name = f"{base}_{k}"
             k += 1
         self.by_id[id(obj)] = name
@@ -234,11 +254,24 @@ class _Chunk:
         return s
 
 
-def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
-    """Emit and compile ``ir`` with ``table``."""
+def emit(
+    ir: IR,
+    table: Table,
+    label: str = "f",
+    chunk: int = CHUNK,
+    dests: dict[int, str] | None = None,
+) -> Program:
+    """Emit and compile ``ir`` with ``table``.
+
+    ``dests`` maps variables to the text of the array their equation writes into
+    (``"W[3]"``, names the table's prologue defines): the equation is then written
+    ``f(x, y, out=W[3])`` with the function of :meth:`Table.into` (which must have
+    one for it). Whoever plans ``dests`` answers for the buffers' lifetimes.
+    """
     n_in = ir.n_inputs
     n_eq = len(ir.prims)
-    names = _Names()
+    names = _Names(table.names)
+    dests = dests or {}
     guard_of = {g.var: (k, g.outcome) for k, g in enumerate(ir.guards)}
     # The chunk where each variable is last used (outputs: after the last chunk).
     n_chunks = max(1, -(-n_eq // chunk))
@@ -277,8 +310,15 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             var = n_in + i
             texts = [text(a) for a in atoms]
             consts = [ir.consts[-1 - a] if a < 0 else None for a in atoms]
-            template = table.template(prim, consts)
-            if template is not None:
+            dest = dests.get(var)
+            template = table.template(prim, consts) if dest is None else None
+            if dest is not None:
+                into = table.into(prim, consts)
+                assert into is not None, (prim.name, var)
+                fname = names.bind(into[0], getattr(into[0], "__name__", prim.name))
+                used_names.add(fname)
+                expr = f"{fname}({', '.join(texts[k] for k in into[1])}, out={dest})"
+            elif template is not None:
                 expr = template.format(*texts)
             else:
                 fname = names.bind(table.callee(prim), prim.name)
@@ -309,7 +349,8 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
             outs = [text(a) for a in ir.outputs]
             lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
         defaults = "".join(f", {n}={n}" for n in sorted(used_names))
-        chunks.append(f"def part{c}(L, m{defaults}):\n" + "\n".join(lines or ["    pass"]) + "\n")
+        body = "\n".join(lines or ["    pass"])
+        chunks.append(f"def part{c}(L, m{defaults}):\n{table.prologue}{body}\n")
     size = len(mslot)
     head = f"# fad.jit: {label}, {ir.n_ops} operations, {len(ir.guards)} guards, {table.name}\n"
     chunks[0] = head + chunks[0]
@@ -318,4 +359,4 @@ def emit(ir: IR, table: Table, label: str = "f", chunk: int = CHUNK) -> Program:
         main.append(f"    part{c}(L, m)")
     main.append(f"    return part{n_chunks - 1}(L, m)")
     chunks.append("\n".join(main) + "\n")
-    return Program(chunks, names.namespace, label)
+    return Program(chunks, {**table.names, **names.namespace}, label)

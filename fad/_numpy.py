@@ -11,7 +11,9 @@ a method of every tracer (``TracerOps.__getattr__`` asks :func:`ufunc_method`).
 The numpy table: :data:`NUMPY_TABLE` writes each IR operation as one numpy call on
 whole arrays (operators inline, the other primitives by their numpy ufunc from the same
 map, ``np.where`` for ``select``; a primitive numpy has no ufunc for runs its ``impl``
-point by point). A guard does not raise: it stores its boolean array in ``L[-1][k]``.
+point by point). A guard does not raise: it clears the points where it fails in a
+boolean array. :func:`plan_buffers` gives the equations on float64 arrays buffers to
+write into (``out=``), reused once their value is dead.
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ from typing import Any
 from fad import _primitives as P
 from fad._core import Primitive, bind
 from fad._emit import _INFIX, Table
+from fad._ir import IR
 from fad._ops import TracerOps
 
-__all__ = ["NUMPY_TABLE", "UFUNC_PRIMITIVES", "numpy_function", "ufunc_method"]
+__all__ = [
+    "NUMPY_TABLE",
+    "UFUNC_PRIMITIVES",
+    "numpy_function",
+    "numpy_table",
+    "plan_buffers",
+    "ufunc_method",
+]
 
 # numpy's name -> the registry's, where they differ.
 _RENAMES = {
@@ -282,14 +292,169 @@ def _callee(prim: Primitive) -> Any:
     return numpy_function(prim)
 
 
+# the primitives written as operators, by their ufunc (for ``out=``)
+_OPERATOR_UFUNCS = {
+    "add": "add",
+    "sub": "subtract",
+    "mul": "multiply",
+    "truediv": "true_divide",
+    "floordiv": "floor_divide",
+    "mod": "remainder",
+    "neg": "negative",
+    "pos": "positive",
+}
+
+# ``x ** c`` on a float array, for the exponents where numpy's ``**`` takes a
+# shortcut (the same function, so the same numbers as ``x ** c``)
+_POW_SHORTCUTS = {2: "square", -1: "reciprocal", 1: "positive"}
+
+
+_float_ufuncs: dict[Any, bool] = {}
+
+
+def _float_ufunc(f: Any) -> bool:
+    """Whether ``f`` is a ufunc with one output, float64 from float64 arguments."""
+    known = _float_ufuncs.get(f)
+    if known is None:
+        import numpy as np
+
+        known = isinstance(f, np.ufunc) and f.nout == 1 and ("d" * f.nin + "->d") in f.types
+        _float_ufuncs[f] = known
+    return known
+
+
+def _plain_const(c: Any) -> bool:
+    """A constant that keeps a float64 array's operation in float64."""
+    import numpy as np
+
+    t = type(c)
+    if t is float or t is int or t is bool:
+        return True
+    return isinstance(c, (np.floating, np.integer, np.bool_)) and np.result_type(
+        np.float64, c
+    ) == np.dtype(np.float64)
+
+
 class _NumpyTable(Table):
+    """The numpy table: operators inline, other primitives by their ufunc.
+
+    A guard does not raise: it clears, in the boolean array ``OK`` (the program's
+    last input holds ``(W, O, OK)``), the points where it does not hold. Equations
+    given a destination (see :func:`plan_buffers`) write into it with ``out=``.
+    """
+
     def guard(self, predicate: str, outcome: bool, index: int) -> str:
-        test = f"{predicate}" if outcome else f"({predicate}) == False"
-        return f"    L[-1][{index}] = {test}"
+        # OK & p, OK & ~p: one ufunc on booleans, in place
+        f = "_fad_and" if outcome else "_fad_gt"
+        return f"    {f}(OK, {predicate}, out=OK)"
+
+    def into(self, prim: Primitive, consts: list[Any]) -> tuple[Any, tuple[int, ...]] | None:
+        import numpy as np
+
+        if prim in _twin_set or any(c is not None and not _plain_const(c) for c in consts):
+            return None
+        name = prim.name
+        n = len(consts)
+        if name == "pow" and n == 2 and consts[1] is not None:
+            c = consts[1]
+            if type(c) in (int, float) and self.template(prim, consts) is not None:
+                short = _POW_SHORTCUTS.get(int(c))
+                if short is not None:
+                    return getattr(np, short), (0,)
+                return np.power, (0, 1)
+        op = _OPERATOR_UFUNCS.get(name)
+        if op is not None:
+            f: Any = getattr(np, op)
+        elif name in self.infix or name in ("select", "truth"):
+            return None
+        else:
+            f = numpy_function(prim)
+        if not _float_ufunc(f) or f.nin != n:
+            return None
+        return f, tuple(range(n))
 
 
 _NP_INFIX = {k: v for k, v in _INFIX.items() if k not in ("truth", "select")}
-NUMPY_TABLE = _NumpyTable("numpy", _NP_INFIX, _callee)
+
+
+def _guard_names() -> dict[str, Any]:
+    import numpy as np
+
+    return {"_fad_and": np.logical_and, "_fad_gt": np.greater}
+
+
+NUMPY_TABLE = _NumpyTable("numpy", _NP_INFIX, _callee, prologue="    W, O, OK = L[-1]\n")
+
+
+def numpy_table() -> _NumpyTable:
+    """:data:`NUMPY_TABLE`, with the names its guards use bound (numpy imported)."""
+    if not NUMPY_TABLE.names:
+        NUMPY_TABLE.names.update(_guard_names())
+    return NUMPY_TABLE
+
+
+def plan_buffers(ir: IR, batched: bytearray) -> tuple[dict[int, str], int]:
+    """Where each float64 array of the numpy program of ``ir`` is written.
+
+    ``batched[v]`` says whether variable ``v`` is an array over the batch. An
+    equation gets a destination when it is a float ufunc (:meth:`_NumpyTable.into`)
+    of a float64 array (an input, or an earlier such equation): output ``j``
+    writes into row ``O[j]`` of the caller's output matrix (its first occurrence),
+    every other into a buffer ``W[k]`` of a pool, reused once the value is dead
+    (its last use is the equation writing it, which may then work in place: an
+    elementwise ufunc may write over its own argument). Returns the destinations
+    and the size of the pool.
+
+    The pool's arrays are the program's scratch: the caller gives each run its own
+    (a pool is never shared by two runs at once), and only the rows of ``O`` leave
+    the program.
+    """
+    n_in = ir.n_inputs
+    n_eq = len(ir.prims)
+    last = [-1] * (n_in + n_eq)
+    for i, atoms in enumerate(ir.args):
+        for a in atoms:
+            if a >= 0:
+                last[a] = i
+    out_row: dict[int, int] = {}
+    for j, a in enumerate(ir.outputs):
+        if a >= 0:
+            last[a] = n_eq
+            out_row.setdefault(a, j)
+    floats = bytearray(n_in + n_eq)
+    for v in range(n_in):
+        floats[v] = batched[v]
+    table = numpy_table()
+    dests: dict[int, str] = {}
+    buffer_of: dict[int, int] = {}
+    free: list[int] = []
+    size = 0
+    for i, (prim, atoms) in enumerate(zip(ir.prims, ir.args, strict=True)):
+        var = n_in + i
+        for a in set(atoms):
+            if a >= 0 and last[a] == i and a in buffer_of:
+                free.append(buffer_of.pop(a))
+        if not batched[var] or not any(a >= 0 and floats[a] for a in atoms):
+            continue
+        consts = [ir.consts[-1 - a] if a < 0 else None for a in atoms]
+        if table.into(prim, consts) is None:
+            continue
+        floats[var] = 1
+        row = out_row.get(var)
+        if row is not None:
+            dests[var] = f"O[{row}]"
+            continue
+        if free:
+            k = free.pop()
+        else:
+            k = size
+            size += 1
+        dests[var] = f"W[{k}]"
+        if last[var] > i:
+            buffer_of[var] = k
+        else:
+            free.append(k)
+    return dests, size
 
 
 install_ufunc_methods(TracerOps)

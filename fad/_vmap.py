@@ -12,6 +12,17 @@ arguments are the same for every point. Two ways to compute the batch:
   in order. Points with a non-finite result are computed again by ``fun`` itself, so
   that an error is raised where the eager function raises one. After the cap of
   specializations the remaining points run ``fun`` one by one.
+- **memory**: the numpy program is scheduled for few live arrays (its guards only
+  clear points in a mask, so they need not come first: :func:`_schedule_batched`),
+  and every float64 array it makes is written with ``out=`` into a planned buffer
+  (:func:`fad._numpy.plan_buffers`), the outputs straight into the rows of the
+  result matrix. The buffers of a program are allocated once and kept between
+  calls; a run takes them for itself (``dict.pop``), so that concurrent runs
+  (threads) never share them, and no buffer ever leaves a run. The result matrix
+  of a call is fresh unless the last call's is no longer referenced (no view of it
+  left, which a weak reference to its base tells): then its memory is reused, which
+  saves the kernel's zeroing of new pages. The mapped arrays are copied in once
+  per block, transposed, so that each point's coordinate is a contiguous row.
 - **the per-point loop**, when the fast path does not apply (numpy missing, tracers
   in the arguments, integer or object arrays): ``fun`` called once per point.
 
@@ -23,14 +34,16 @@ of numbers becomes a list of B lists).
 from __future__ import annotations
 
 import gc
+import math
 import pickle
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from fad._core import check_live, is_tracer, new_level
 from fad._emit import Program, emit
-from fad._ir import schedule
+from fad._ir import IR, Guard
 from fad._jit import Jitted, Specialization, _with_all_leaves
 from fad.tracers.recorder import Recording
 from fad.tree import (
@@ -287,7 +300,10 @@ def _assemble(
     """The batched output: each array-like of the per-point output stacked along its axis."""
     template = tree_unflatten(o_def, [_Col(j) for j in range(o_def.num_leaves)])
 
-    def stack(t: Any, axis: AxisSpec, path: str) -> Any:
+    # the recursion goes through `rec`, not the closure: a function whose closure
+    # refers to itself is a reference cycle, which would keep `columns` (the
+    # caller's result arrays) alive until the next garbage collection
+    def stack(t: Any, axis: AxisSpec, path: str, rec: Any) -> Any:
         if axis is None:
             return tree_unflatten(*_unmapped(t, columns, path, fname))
         if isinstance(axis, int) and not isinstance(axis, bool):
@@ -298,9 +314,9 @@ def _assemble(
                 return col
             if _is_ndarray(t):  # a per-point array of columns
                 np = _np()
-                cols = [_stack_column(columns[c.j], True) for c in t.ravel()]
-                if cols:  # (per-point size, n), contiguous rows: one copy
-                    arr = np.moveaxis(np.stack(cols).reshape((*t.shape, n)), -1, 0)
+                flat = list(t.ravel())
+                if flat:  # (per-point size, n), contiguous rows
+                    arr = np.moveaxis(_stacked(columns, flat).reshape((*t.shape, n)), -1, 0)
                 else:
                     arr = np.zeros((n, *t.shape))
                 nd = arr.ndim
@@ -314,8 +330,8 @@ def _assemble(
                     raise _out_axis_error(fname, axis, nd - 1, path)
                 if use_numpy:  # a batch of numpy arrays in: an array out, as JAX
                     np = _np()
-                    cols = [_stack_column(columns[c.j], True) for c in _flat_cols(t)]
-                    arr = np.moveaxis(np.stack(cols).reshape((*shape, n)), -1, 0)
+                    stacked = _stacked(columns, _flat_cols(t))
+                    arr = np.moveaxis(stacked.reshape((*shape, n)), -1, 0)
                     return np.moveaxis(arr, 0, axis)
                 cols = [_stack_column(columns[c.j], False) for c in _flat_cols(t)]
                 rows = [_nest([col[i] for col in cols], shape) for i in range(n)]
@@ -325,7 +341,7 @@ def _assemble(
                 return t
             paths = _child_paths(t, len(children))
             return tree_unflatten(
-                cdef, [stack(c, axis, path + p) for c, p in zip(children, paths, strict=True)]
+                cdef, [rec(c, axis, path + p, rec) for c, p in zip(children, paths, strict=True)]
             )
         s_children, s_def = _one_level(axis)
         v_children, v_def = _one_level(t)
@@ -338,10 +354,25 @@ def _assemble(
         paths = _child_paths(t, len(v_children))
         return tree_unflatten(
             v_def,
-            [stack(c, a, path + p) for c, a, p in zip(v_children, s_children, paths, strict=True)],
+            [
+                rec(c, a, path + p, rec)
+                for c, a, p in zip(v_children, s_children, paths, strict=True)
+            ],
         )
 
-    return stack(template, out_axes, "")
+    return stack(template, out_axes, "", stack)
+
+
+def _stacked(columns: list[Any], cols: list[_Col]) -> Any:
+    """The columns ``cols`` as the rows of one ``(len(cols), n)`` array."""
+    matrix = columns.matrix if type(columns) is _Rows else None
+    if (
+        matrix is not None
+        and len(cols) == len(columns)
+        and all(c.j == j for j, c in enumerate(cols))
+    ):
+        return matrix  # the program wrote them there: no copy
+    return _np().stack([_stack_column(columns[c.j], True) for c in cols])
 
 
 def _out_axis_error(fname: str, axis: int, rank: int, path: str) -> ValueError:
@@ -407,17 +438,94 @@ def _nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
 
 
 class _Batched:
-    """A specialization and its numpy program."""
+    """A specialization, its numpy program and the buffers the program writes into.
 
-    __slots__ = ("program", "spec")
+    The program's float64 temporaries live in a pool of ``n_buffers`` arrays
+    (:func:`fad._numpy.plan_buffers`), allocated once and kept between calls. A run
+    takes the pool out of :attr:`_pool` and puts it back when done, so that two
+    runs at once (threads, or a primitive's ``impl`` calling the same vmapped
+    function) never share one: the second finds none and allocates its own. No
+    array of the pool leaves a run (outputs are rows of a fresh matrix).
+    """
 
-    def __init__(self, spec: Specialization, program: Program) -> None:
+    __slots__ = ("_pool", "n_buffers", "program", "spec")
+
+    def __init__(self, spec: Specialization, program: Program, n_buffers: int) -> None:
         self.spec = spec
         self.program = program
+        self.n_buffers = n_buffers
+        self._pool: dict[str, _Pool] = {}  # at most one, taken by dict.pop (atomic)
+
+    def take(self, size: int, n_inputs: int, n_outputs: int) -> _Pool:
+        """A pool for runs of up to ``size`` points (inputs, outputs: rows)."""
+        pool = self._pool.pop("pool", None)
+        if pool is None or not pool.fits(size, n_inputs, n_outputs):
+            pool = _Pool(self.n_buffers, size, n_inputs, n_outputs)
+        return pool
+
+    def give(self, pool: _Pool) -> None:
+        self._pool["pool"] = pool
+
+
+class _Pool:
+    """The scratch of one run: buffers, transposed inputs and the guards' mask."""
+
+    __slots__ = ("buffers", "finite", "inputs", "ok", "rows", "size")
+
+    def __init__(self, n_buffers: int, size: int, n_inputs: int, n_outputs: int) -> None:
+        np = _np()
+        self.size = size
+        self.buffers = np.empty((n_buffers, size))
+        self.rows = list(self.buffers)
+        self.inputs = np.empty((n_inputs, size))
+        self.ok = np.empty(size, dtype=bool)
+        self.finite = np.empty((n_outputs, size), dtype=bool)
+
+    def fits(self, size: int, n_inputs: int, n_outputs: int) -> bool:
+        return (
+            self.size >= size
+            and self.inputs.shape[0] >= n_inputs
+            and self.finite.shape[0] == n_outputs
+        )
+
+    def views(self, m: int) -> tuple[list[Any], Any, Any, Any]:
+        """The buffers, input rows, mask and finiteness for a block of ``m`` points."""
+        if m == self.size:
+            return self.rows, self.inputs, self.ok, self.finite
+        return list(self.buffers[:, :m]), self.inputs[:, :m], self.ok[:m], self.finite[:, :m]
+
+
+class _Rows(list):  # type: ignore[type-arg]
+    """Output columns that are the rows of one matrix (stacked without a copy)."""
+
+    __slots__ = ("matrix",)
+
+    def __init__(self, matrix: Any) -> None:
+        super().__init__(matrix)
+        self.matrix = matrix
+
+
+class _NotFloat(Exception):
+    """A numpy program gave an output that is not float64 (the per-point loop runs)."""
 
 
 BLOCK = 1 << 15
-"""Points per run of a numpy program (bounds the memory of its live arrays)."""
+"""Points per run of a numpy program, at most: the cost of a numpy call per operation
+is spread over many points."""
+
+POOL_BYTES = 1 << 26
+"""A bound on the memory of a program's pool (its buffers, transposed inputs and
+finiteness flags): a program with many live arrays runs in smaller blocks."""
+
+
+SPARE_BYTES = 1 << 27
+"""The largest result matrix whose memory a :class:`Vmapped` keeps for its next call."""
+
+
+def _block_size(n: int, n_buffers: int, n_rows: int, n_outputs: int) -> int:
+    per_point = 8 * (n_buffers + n_rows) + n_outputs + 1
+    return max(1, min(n, BLOCK, max(1024, POOL_BYTES // per_point)))
+
 
 batched_recordings: set[int] = set()
 """The ids of the recordings made for a batch (``fad.cond`` records both branches there)."""
@@ -455,12 +563,189 @@ def _record_at(
     return Specialization(ir, o_def, label), None
 
 
-def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> Program:
-    """The numpy program of ``spec``; the equations no batched input reaches stay on floats."""
-    from fad._numpy import NUMPY_TABLE, scalar_twin
+def _schedule_batched(ir: IR) -> IR:
+    """:func:`fad._ir.schedule` for a numpy program, whose guards do not raise.
+
+    A guard of a numpy program only clears points in a mask, so it need not come
+    first: the outputs are computed on demand, each one after what it needs, and
+    each guard's predicate right after the last equation of that order it needs.
+    In a recorded gradient each forward value then lives from its computation to
+    its adjoint's, not from a first pass (where the guards' predicates ask for it)
+    to the end: far fewer live arrays, whose buffers stay in the processor's cache.
+    Every equation computes the same numbers as before.
+    """
+    n_in = ir.n_inputs
+    args = ir.args
+    n_eq = len(ir.prims)
+    done = bytearray(n_eq)
+    order: list[int] = []
+
+    def demand(root: int) -> None:
+        stack = [root]
+        while stack:
+            i = stack[-1]
+            if done[i]:
+                stack.pop()
+                continue
+            ready = True
+            for a in reversed(args[i]):  # the first argument on top: computed first
+                j = a - n_in
+                if j >= 0 and not done[j]:
+                    stack.append(j)
+                    ready = False
+            if ready:
+                done[i] = 1
+                order.append(i)
+                stack.pop()
+
+    for a in ir.outputs:
+        if a >= n_in:
+            demand(a - n_in)
+    by_outputs = order
+    pos = {i: k for k, i in enumerate(by_outputs)}
+    # where each equation's last needed equation of `by_outputs` is (-1: none)
+    anchor = [-1] * n_eq
+    for i in range(n_eq):
+        k = pos.get(i)
+        if k is None:
+            k = max((anchor[a - n_in] for a in args[i] if a >= n_in), default=-1)
+        anchor[i] = k
+    after: dict[int, list[int]] = {}
+    for guard in sorted(ir.guards, key=lambda g: g.var):
+        after.setdefault(anchor[guard.var - n_in], []).append(guard.var - n_in)
+    done = bytearray(n_eq)
+    order = []
+    for j in after.get(-1, ()):
+        demand(j)
+    for k, i in enumerate(by_outputs):
+        demand(i)
+        for j in after.get(k, ()):
+            demand(j)
+    new_var = list(range(n_in)) + [0] * n_eq
+    for k, i in enumerate(order):
+        new_var[n_in + i] = n_in + k
+
+    def remap(a: int) -> int:
+        return new_var[a] if a >= 0 else a
+
+    return IR(
+        n_in,
+        [ir.prims[i] for i in order],
+        [tuple([remap(a) for a in args[i]]) for i in order],
+        list(ir.types[:n_in]) + [ir.types[n_in + i] for i in order],
+        ir.consts,
+        [remap(a) for a in ir.outputs],
+        [Guard(new_var[g.var], g.outcome, g.where) for g in ir.guards],
+    )
+
+
+def _is_power_of_two(c: float) -> bool:
+    """``c`` is 2**k for an integer k >= 0 (then ``c * x`` is exact, or overflows)."""
+    m, _ = math.frexp(c)
+    return c >= 1.0 and math.isfinite(c) and m == 0.5
+
+
+def _fold_scalings(ir: IR) -> IR:
+    """``ir`` with chains of constant scalings folded where that is exact.
+
+    A recorded gradient is full of them: ``-(2 * x)`` and ``(2 * x) * 100.0``
+    (the partial of ``x ** 2`` times a constant). Two rewrites, each of an
+    equation whose argument is used by it alone:
+
+    - ``-(c * x)`` is ``(-c) * x`` (a negation is exact: it commutes with rounding);
+    - ``d * (c * x)``, with ``c`` a power of two >= 1 and ``|d| >= 1`` finite (and
+      ``c * d`` finite), is ``(c * d) * x``: ``c * x`` is exact (a power of two
+      scales without rounding, subnormals included) unless it overflows, and then
+      both sides are the same infinity since ``|d| >= 1``.
+
+    Every variable keeps its value bit for bit; the folded equation's argument is
+    left dead (the scheduler drops it).
+    """
+    from fad import _primitives as _P
+
+    mul, neg = _P.mul, _P.neg
+    n_in = ir.n_inputs
+    uses = [0] * (n_in + len(ir.prims))
+    for atoms in ir.args:
+        for a in atoms:
+            if a >= 0:
+                uses[a] += 1
+    for a in ir.outputs:
+        if a >= 0:
+            uses[a] += 2
+    for g in ir.guards:
+        uses[g.var] += 2
+    consts = list(ir.consts)
+    const_of: dict[float, int] = {}
+
+    def atom(c: float) -> int:
+        k = const_of.get(c)
+        if k is None:
+            consts.append(c)
+            k = const_of[c] = -len(consts)
+        return k
+
+    def as_float(a: int) -> float | None:
+        c = consts[-1 - a] if a < 0 else None
+        if type(c) is int and abs(c) <= 2**53:  # exactly a float (not a bool)
+            return float(c)
+        return c if type(c) is float else None
+
+    scaled: dict[int, tuple[float, int]] = {}  # var -> (c, x): the var is c * x
+    prims = list(ir.prims)
+    args = list(ir.args)
+    changed = False
+    for i, (prim, atoms) in enumerate(zip(ir.prims, ir.args, strict=True)):
+        var = n_in + i
+        if prim is mul and len(atoms) == 2:
+            a, b = atoms
+            ca, cb = as_float(a), as_float(b)
+            if ca is None and cb is not None:
+                a, b, ca, cb = b, a, cb, ca
+            if ca is not None and cb is None:  # ca * b
+                inner = scaled.get(b) if uses[b] == 1 else None
+                if inner is not None:
+                    c, x = inner
+                    d = float(ca)
+                    prod = c * d
+                    if (
+                        _is_power_of_two(c)
+                        and math.isfinite(d)
+                        and abs(d) >= 1.0
+                        and math.isfinite(prod)
+                    ):
+                        args[i] = (x, atom(prod))
+                        scaled[var] = (prod, x)
+                        changed = True
+                        continue
+                scaled[var] = (float(ca), b)
+        elif prim is neg and len(atoms) == 1:
+            a = atoms[0]
+            inner = scaled.get(a) if a >= 0 and uses[a] == 1 else None
+            if inner is not None:
+                c, x = inner
+                prims[i] = mul
+                args[i] = (x, atom(-c))
+                scaled[var] = (-c, x)
+                changed = True
+    if not changed:
+        return ir
+    return IR(n_in, prims, args, ir.types, consts, ir.outputs, ir.guards)
+
+
+def _numpy_ir(
+    spec: Specialization, batched_inputs: frozenset[int], fold: bool = True
+) -> tuple[IR, bytearray]:
+    """The scheduled IR of ``spec`` for the numpy table, and which variables are arrays.
+
+    Constant scalings are folded where that is exact (:func:`_fold_scalings`); the
+    equations no batched input reaches stay on floats (their primitives are
+    replaced by :func:`fad._numpy.scalar_twin`).
+    """
+    from fad._numpy import scalar_twin
 
     assert spec.ir is not None
-    ir = schedule(spec.ir)
+    ir = _schedule_batched(_fold_scalings(spec.ir) if fold else spec.ir)
     batched = bytearray(ir.n_inputs + ir.n_ops)
     for i in batched_inputs:
         batched[i] = 1
@@ -471,7 +756,17 @@ def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> Prog
         else:
             prims[var - ir.n_inputs] = scalar_twin(prim)
     ir.prims = prims
-    return emit(ir, NUMPY_TABLE, spec.label + " (numpy)")
+    return ir, batched
+
+
+def _numpy_program(spec: Specialization, batched_inputs: frozenset[int]) -> _Batched:
+    """The numpy program of ``spec``, its float64 arrays in planned buffers."""
+    from fad._numpy import numpy_table, plan_buffers
+
+    ir, batched = _numpy_ir(spec, batched_inputs)
+    dests, n_buffers = plan_buffers(ir, batched)
+    program = emit(ir, numpy_table(), spec.label + " (numpy)", dests=dests)
+    return _Batched(spec, program, n_buffers)
 
 
 # --------------------------------------------------------------------------------------
@@ -501,6 +796,7 @@ class Vmapped(Jitted[P, R]):
         self.out_axes = out_axes
         self.n_sweeps = 0
         self._programs: dict[int, _Batched] = {}
+        self._spare: dict[str, tuple[Any, Any]] = {}  # see _output_matrix
         self._name = getattr(fun, "__name__", "fun")
 
     def __reduce__(self) -> Any:
@@ -515,11 +811,12 @@ class Vmapped(Jitted[P, R]):
                 batched = self._programs.get(id(spec))
                 if batched is None:
                     continue
+                item = (spec, batched.program, batched.n_buffers)
                 try:
-                    pickle.dumps((spec, batched.program))
+                    pickle.dumps(item)
                 except (pickle.PicklingError, TypeError, AttributeError):
                     continue
-                kept.append((spec, batched.program))
+                kept.append(item)
             if kept:
                 cache.append((example, kinds, kept))
         return (
@@ -648,28 +945,36 @@ class Vmapped(Jitted[P, R]):
                     return None
                 kinds.append(("static", t, x))
         key = (t_def, tuple(kinds))
-        # the columns, in the order of the per-point leaves
-        cols: list[Any] = []
+        # The program's inputs, in the order of the per-point leaves: each mapped
+        # array as an (n, size) matrix of its points (a view where it can be), whose
+        # columns are the inputs; the unmapped leaves as they are.
+        mats: list[Any] = []
+        layout: list[Any] = []  # per input: (matrix, column) or None (then `values`)
+        values: list[Any] = []
         for x in t_leaves:
             if type(x) is _Slot:
                 e = entries[x.k]
                 arr = np.asarray(e.value, dtype=float)
-                m = np.ascontiguousarray(np.moveaxis(arr, e.axis, 0).reshape(n, -1).T)
-                cols.extend(m)
+                mat = np.moveaxis(arr, e.axis, 0).reshape(n, -1)
+                mats.append(mat)
+                for c in range(mat.shape[1]):
+                    layout.append((len(mats) - 1, c))
+                    values.append(None)
             else:
-                cols.append(x)
+                layout.append(None)
+                values.append(x)
         specs = self._cache.setdefault(key, [])
-        pending = np.arange(n)
-        results: list[Any] | None = None
+        pending: Any = None  # the points still to compute (None: all of them)
+        out: Any = None  # (outputs, n): the results, one row per output leaf
         o_def: PyTreeDef | None = None
         eager: list[int] = []
         tried = 0
-        while len(pending):
+        while True:
             if tried < len(specs):
                 spec = specs[tried]
                 tried += 1
             elif len(specs) < self.max_specializations:
-                i0 = int(pending[0])
+                i0 = 0 if pending is None else int(pending[0])
                 args, kwargs = self._point(t_leaves, t_def, entries, i0)
                 self.n_recordings += 1
                 spec_or_none, _ = _record_at(self.fun, args, kwargs, self._name)
@@ -679,97 +984,154 @@ class Vmapped(Jitted[P, R]):
                 specs.append(spec)
                 tried += 1
             else:
-                eager.extend(int(i) for i in pending)
+                eager.extend(range(n) if pending is None else (int(i) for i in pending))
                 break
             batched = self._programs.get(id(spec))
             if batched is None:
-                b_in = frozenset(i for i, c in enumerate(cols) if type(c) is np.ndarray)
-                batched = _Batched(spec, _numpy_program(spec, b_in))
+                b_in = frozenset(i for i, c in enumerate(layout) if c is not None)
+                batched = _numpy_program(spec, b_in)
                 self._programs[id(spec)] = batched
             if o_def is None:
                 o_def = spec.out_def
-                results = [np.empty(n) for _ in range(o_def.num_leaves)]
+                out = self._output_matrix(o_def.num_leaves, n)
             elif spec.out_def != o_def:
                 return None  # another output structure: the per-point loop sorts it out
-            assert results is not None
-            if len(pending) == n:
-                part = cols
+            if pending is None:
+                part, p, target = mats, n, out
             else:
-                part = [c[pending] if type(c) is np.ndarray else c for c in cols]
-            ok, outs = self._run(batched, part, len(pending))
-            if outs is None:
-                eager.extend(int(i) for i in pending)
+                part = [m[pending] for m in mats]
+                p = len(pending)
+                target = np.empty((o_def.num_leaves, p))
+            try:
+                run = self._run(batched, part, layout, values, p, target)
+            except _NotFloat:
+                return None
+            if run is None:
+                eager.extend(range(n) if pending is None else (int(i) for i in pending))
                 break
-            finite = np.ones(len(pending), dtype=bool)
-            for o in outs:
-                if type(o) is np.ndarray:
-                    if o.dtype.kind != "f":
-                        return None
-                    finite &= np.isfinite(o)
-                elif type(o) is not float:
-                    return None
+            ok, finite = run
             good = ok & finite
-            if len(pending) == n and good.all():
-                results = [o if type(o) is np.ndarray else np.full(n, o, dtype=float) for o in outs]
+            if pending is None:
+                if good.all():
+                    break
+                where = np.arange(n)
+            else:
+                where = pending
+                out[:, where[good]] = target[:, good]
+            eager.extend(int(i) for i in where[ok & ~finite])
+            pending = where[~ok]
+            if not len(pending):
                 break
-            where = pending[good]
-            for j, o in enumerate(outs):
-                results[j][where] = o[good] if type(o) is np.ndarray else o
-            bad = ok & ~finite
-            eager.extend(int(i) for i in pending[bad])
-            pending = pending[~ok]
         assert o_def is not None
-        assert results is not None
         if eager:
             self.n_eager += len(eager)
             d, cols_e = self._loop(t_leaves, t_def, entries, eager)
             if d != o_def:
                 return None
-            obj: list[Any] = list(results)
+            results: list[Any] = _Rows(out)
             for j, col in enumerate(cols_e):
                 if not all(type(v) is float for v in col):
-                    obj[j] = results[j].astype(object)
+                    if type(results) is _Rows:
+                        results = list(results)
+                    results[j] = results[j].astype(object)
                 for i, v in zip(eager, col, strict=True):
-                    obj[j][i] = v
-            return o_def, obj
-        return o_def, results
+                    results[j][i] = v
+            return o_def, results
+        return o_def, _Rows(out)
 
-    def _run(self, batched: _Batched, cols: list[Any], n: int) -> tuple[Any, Any]:
-        """Run the numpy program on a part: (mask of the points its guards hold at, outputs)."""
+    def _output_matrix(self, k: int, n: int) -> Any:
+        """A ``(k, n)`` float array for a call's results, handed to the caller.
+
+        Its memory is that of the last call's results when the caller holds no
+        view of them any more (a fresh array of this size would cost the kernel a
+        page fault and a zeroed page per 4 KiB, more than the program itself on
+        large batches). The matrix is made by ``np.frombuffer`` over a kept array,
+        so every numpy view of it has it as its ``base``: a weak reference to it
+        tells when none is left. The kept array is taken with ``dict.pop``, so two
+        calls at once never share it.
+        """
         np = _np()
-        n_guards = len(batched.spec.wheres)
+        spare = self._spare.pop("out", None)
+        raw = None
+        if spare is not None and spare[1]() is None and spare[0].shape == (k * n,):
+            raw = spare[0]
+        if raw is None:
+            raw = np.empty(k * n)
+        if raw.nbytes > SPARE_BYTES:
+            return raw.reshape(k, n)  # too large to keep once the caller drops it
+        flat = np.frombuffer(memoryview(raw), dtype=np.float64)
+        self._spare["out"] = (raw, weakref.ref(flat))
+        return flat.reshape(k, n)
+
+    def _run(
+        self,
+        batched: _Batched,
+        mats: list[Any],
+        layout: list[Any],
+        values: list[Any],
+        n: int,
+        out: Any,
+    ) -> tuple[Any, Any] | None:
+        """Run the numpy program over ``n`` points, in blocks, writing ``out``.
+
+        ``mats`` are the mapped matrices (``n`` rows each), ``layout`` says where each
+        input is (``(matrix, column)``, or None: ``values`` holds it). Returns the
+        masks of the points where the program's guards hold and where its outputs
+        are finite, or None when numpy raised. Raises :class:`_NotFloat` for an
+        output that is neither a float64 array nor a float.
+        """
+        np = _np()
         self.n_sweeps += 1
-        ok = np.ones(n, dtype=bool)
-        outs: list[Any] | None = None
-        with np.errstate(all="ignore"):
-            # in blocks: the memory the live arrays of a run take stays bounded
-            for lo in range(0, n, BLOCK):
-                hi = min(n, lo + BLOCK)
-                part = [c[lo:hi] if type(c) is np.ndarray else c for c in cols]
-                masks: list[Any] = [True] * n_guards
-                try:
-                    piece = batched.program.run([*part, masks])
-                except (ArithmeticError, ValueError, TypeError):
-                    return None, None
-                for m in masks:
-                    ok[lo:hi] &= m
-                if hi - lo == n:
-                    return ok, list(piece)
-                if outs is None:
-                    buf = np.empty((len(piece), n))  # one block of memory for all
-                    outs = [
-                        buf[j] if type(o) is np.ndarray and o.dtype == buf.dtype else o
-                        for j, o in enumerate(piece)
+        widths = [m.shape[1] for m in mats]
+        # copied in, transposed (a lone contiguous column is read where it is)
+        wide = [k for k, w in enumerate(widths) if w > 1 or mats[k].strides[0] != 8]
+        n_rows = sum(widths[k] for k in wide)
+        block = _block_size(n, batched.n_buffers, n_rows, out.shape[0])
+        pool = batched.take(block, n_rows, out.shape[0])
+        ok = np.empty(n, dtype=bool)
+        finite = np.empty(n, dtype=bool)
+        ctx_rows: dict[int, int] = {}
+        r = 0
+        for k in wide:
+            ctx_rows[k] = r
+            r += widths[k]
+        try:
+            with np.errstate(all="ignore"):
+                for lo in range(0, n, block):
+                    hi = min(n, lo + block)
+                    w, inputs, mask, fin = pool.views(hi - lo)
+                    for k in wide:
+                        r = ctx_rows[k]
+                        np.copyto(inputs[r : r + widths[k]], mats[k][lo:hi].T)
+                    leaves = [
+                        values[i]
+                        if loc is None
+                        else (
+                            inputs[ctx_rows[loc[0]] + loc[1]]
+                            if loc[0] in ctx_rows
+                            else mats[loc[0]][lo:hi, 0]
+                        )
+                        for i, loc in enumerate(layout)
                     ]
-                for j, o in enumerate(piece):
-                    if type(outs[j]) is np.ndarray:
-                        outs[j][lo:hi] = o
-                    elif type(o) is np.ndarray or o != outs[j]:  # pragma: no cover
-                        col = np.empty(n, dtype=float)
-                        col[:lo] = outs[j]
-                        col[lo:hi] = o
-                        outs[j] = col
-        return ok, outs
+                    rows = list(out[:, lo:hi])
+                    mask.fill(True)
+                    try:
+                        piece = batched.program.run([*leaves, (w, rows, mask)])
+                    except (ArithmeticError, ValueError, TypeError):
+                        return None
+                    for j, o in enumerate(piece):
+                        if o is rows[j]:
+                            continue
+                        if type(o) is float or (type(o) is np.ndarray and o.dtype == np.float64):
+                            rows[j][...] = o
+                        else:
+                            raise _NotFloat
+                    ok[lo:hi] = mask
+                    np.isfinite(out[:, lo:hi], out=fin)
+                    np.logical_and.reduce(fin, axis=0, out=finite[lo:hi])
+        finally:
+            batched.give(pool)
+        return ok, finite
 
 
 def _all_floats(x: Any) -> bool:
@@ -783,14 +1145,14 @@ def _rebuild_vmapped(
     in_axes: AxisSpec,
     out_axes: AxisSpec,
     cap: int,
-    cache: Sequence[tuple[Any, Any, list[tuple[Specialization, Program]]]] = (),
+    cache: Sequence[tuple[Any, Any, list[tuple[Specialization, Program, int]]]] = (),
 ) -> Vmapped[..., Any]:
     v: Vmapped[..., Any] = Vmapped(fun, in_axes, out_axes, cap)
     for example, kinds, kept in cache:
         specs = v._cache.setdefault((tree_flatten(example)[1], kinds), [])
-        for spec, program in kept:
+        for spec, program, n_buffers in kept:
             specs.append(spec)
-            v._programs[id(spec)] = _Batched(spec, program)
+            v._programs[id(spec)] = _Batched(spec, program, n_buffers)
     return v
 
 
