@@ -857,6 +857,19 @@ class Vmapped(Jitted[P, R]):
             _walk(a, s, "", entries, fname, f"argument {i}")
             for i, (a, s) in enumerate(zip(args, specs, strict=True))
         )
+        if kwargs:  # always mapped along their axis 0, as jax.vmap does
+            try:
+                kwargs = {
+                    k: _walk(v, 0, "", entries, fname, f"keyword argument {k!r}")
+                    for k, v in kwargs.items()
+                }
+            except ValueError as e:
+                msg = (
+                    f"{e} Keyword arguments are always mapped along axis 0 (as in "
+                    "jax.vmap): pass a value that is the same for every point "
+                    "positionally with in_axes=None, or bind it with functools.partial."
+                )
+                raise ValueError(msg) from None
         if not entries:
             msg = (
                 f"fad.vmap({self._name}): no argument is mapped (in_axes={in_axes!r} maps "
@@ -1189,6 +1202,7 @@ def vmap(
         in_axes: an int (the axis of every argument's arrays), ``None`` (not mapped),
             or a tuple with one entry per positional argument, each an int, ``None``
             or a pytree prefix of that argument. Negative axes count from the end.
+            Keyword arguments are always mapped along axis 0, as in ``jax.vmap``.
         out_axes: where the batch axis goes in the outputs (an int, ``None`` for an
             output that is the same at every point, or a pytree prefix).
         max_specializations: how many programs to record per input structure before

@@ -183,6 +183,40 @@ def test_in_axes_and_out_axes() -> None:
     assert fad.vmap(lambda v: v[0] - v[1], in_axes=1)([[1.0, 2.0], [3.0, 5.0]]) == [-2.0, -3.0]
 
 
+@settings(max_examples=20)
+@given(
+    xs=st.lists(st.floats(-2.0, 2.0), min_size=1, max_size=5),
+    data=st.data(),
+    jitted=st.booleans(),
+)
+def test_keyword_arguments_are_mapped_along_axis_0(
+    xs: list[float], data: st.DataObject, jitted: bool
+) -> None:
+    ys = data.draw(st.lists(st.floats(-2.0, 2.0), min_size=len(xs), max_size=len(xs)))
+
+    def f(x: Any, *, y: Any, scale: Any) -> Any:
+        return fad.math.sin(x * y) * scale[0] + scale[1] * y
+
+    g = fad.grad(f)
+    v = fad.vmap(g)
+    if jitted:
+        v = fad.jit(v)
+    scale = (np.array([1.5] * len(xs)), np.array([-0.5] * len(xs)))
+    got = v(np.array(xs), y=np.array(ys), scale=scale)
+    want = [g(x, y=y, scale=(1.5, -0.5)) for x, y in zip(xs, ys, strict=True)]
+    assert got.tolist() == pytest.approx(want, rel=1e-15, abs=1e-300)
+    assert fad.vmap(f)(xs, y=ys, scale=([1.5] * len(xs), [0.0] * len(xs))) == pytest.approx(
+        [f(x, y=y, scale=(1.5, 0.0)) for x, y in zip(xs, ys, strict=True)], rel=1e-15
+    )
+
+
+def test_a_scalar_keyword_argument_is_refused_with_the_way_out() -> None:
+    with pytest.raises(ValueError, match=r"keyword argument 'y'.*functools\.partial"):
+        fad.vmap(lambda x, y=1.0: x * y)(np.array([1.0, 2.0]), y=3.0)
+    with pytest.raises(ValueError, match=r"keyword argument 'y' has size 3"):
+        fad.vmap(lambda x, y=1.0: x * y)(np.array([1.0, 2.0]), y=np.ones(3))
+
+
 def test_bad_input_names_the_argument() -> None:
     f = fad.vmap(lambda a, b: a * b)
     with pytest.raises(ValueError, match=r"inconsistent sizes(.|\n)*argument 0(.|\n)*size 3"):
