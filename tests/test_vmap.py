@@ -198,9 +198,7 @@ def test_keyword_arguments_are_mapped_along_axis_0(
         return fad.math.sin(x * y) * scale[0] + scale[1] * y
 
     g = fad.grad(f)
-    v = fad.vmap(g)
-    if jitted:
-        v = fad.jit(v)
+    v: Any = fad.jit(fad.vmap(g)) if jitted else fad.vmap(g)
     scale = (np.array([1.5] * len(xs)), np.array([-0.5] * len(xs)))
     got = v(np.array(xs), y=np.array(ys), scale=scale)
     want = [g(x, y=y, scale=(1.5, -0.5)) for x, y in zip(xs, ys, strict=True)]
