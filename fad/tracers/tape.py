@@ -387,9 +387,12 @@ def push(tape, primal, parent1, d1, parent2=NO_PARENT, d2=0.0, more=()):
 # The fast paths: derived from the registry like ``apply`` (the same impl and partial
 # functions, given the primals), they skip the generic dispatch (figures in
 # docs/benchmarks.md) when the other operand is a number or a value of the same tape,
-# and fall back to ``bind`` for the rest. tests/test_generic.py checks them against
-# ``apply`` bit for bit.
-_FAST_BINARY = f"""
+# and fall back to ``bind`` for the rest. Each operator's text is made for its
+# primitive (:func:`_partial_code`): a constant partial is written as the constant, a
+# partial that is one of the arguments (``mul``'s) as that argument, any other as a
+# call of the registry's function. tests/test_generic.py checks them against ``apply``
+# bit for bit.
+_FAST_BINARY = """
 def fast_binary(prim, impl, d0, d1, c0, c1):
     def op(self, other):
         t = type(other)
@@ -399,19 +402,16 @@ def fast_binary(prim, impl, d0, d1, c0, c1):
                 a = self.primal
                 b = other.primal
                 ans = impl(a, b)
-                if c0 is None:
-                    da = d0(ans, a, b)
-                    db = d1(ans, a, b)
-                else:
-                    da = c0
-                    db = c1
-{_record(16, "ans", "self.index", "da", "other.index", "db")}
+                da = {da}
+                db = {db}
+{record_same}
         elif t is float or t is int:
             a = self.primal
-            ans = impl(a, other)
-            da = d0(ans, a, other) if c0 is None else c0
+            b = other
+            ans = impl(a, b)
+            da = {da}
             tape = self.tape
-{_record(12, "ans", "self.index", "da", "NO_PARENT", "0.0")}
+{record_left}
         elif isinstance(other, float):  # a float subclass (np.float64): as the float
             return op(self, float(other))
         return bind(prim, self, other)
@@ -419,11 +419,12 @@ def fast_binary(prim, impl, d0, d1, c0, c1):
     def rop(self, other):
         t = type(other)
         if t is float or t is int:
+            a = other
             b = self.primal
-            ans = impl(other, b)
-            db = d1(ans, other, b) if c1 is None else c1
+            ans = impl(a, b)
+            db = {db}
             tape = self.tape
-{_record(12, "ans", "self.index", "db", "NO_PARENT", "0.0")}
+{record_right}
         if isinstance(other, float):  # a float subclass (np.float64): as the float
             return rop(self, float(other))
         return bind(prim, other, self)
@@ -432,8 +433,33 @@ def fast_binary(prim, impl, d0, d1, c0, c1):
 """
 
 _made: dict[str, Any] = {"NO_PARENT": NO_PARENT, "TapeCodual": TapeCodual, "bind": bind}
-exec(compile(_PUSH + _FAST_BINARY, "<fad.tracers.tape: _RECORD>", "exec"), _made)
+exec(compile(_PUSH, "<fad.tracers.tape: _RECORD>", "exec"), _made)
 Tape.push = _made["push"]
+
+
+class _Probe:
+    """An argument of a partial function, telling which one it returns (if it does)."""
+
+
+def _partial_code(prim: Primitive, k: int) -> str:
+    """The expression of ``prim``'s partial ``k`` in the fast path's text.
+
+    ``c{k}`` for a linear primitive's constant, ``a``/``b`` when the registry's partial
+    returns that argument itself (probed once, on placeholders), else the call.
+    """
+    if prim.linear is not None:
+        return f"c{k}"
+    assert prim.partials is not None
+    args = (_Probe(), _Probe(), _Probe())
+    try:
+        got = prim.partials[k](*args)
+    except Exception:  # any partial that computes a value: called at run time
+        got = None
+    if got is args[1]:
+        return "a"
+    if got is args[2]:
+        return "b"
+    return f"d{k}(ans, a, b)"
 
 
 def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -441,7 +467,16 @@ def _fast_binary(prim: Primitive) -> tuple[Callable[..., Any], Callable[..., Any
     assert prim.partials is not None
     d0, d1 = prim.partials
     c0, c1 = prim.linear if prim.linear is not None else (None, None)
-    made: tuple[Callable[..., Any], Callable[..., Any]] = _made["fast_binary"](
+    code = _FAST_BINARY.format(
+        da=_partial_code(prim, 0),
+        db=_partial_code(prim, 1),
+        record_same=_record(16, "ans", "self.index", "da", "other.index", "db"),
+        record_left=_record(12, "ans", "self.index", "da", "NO_PARENT", "0.0"),
+        record_right=_record(12, "ans", "self.index", "db", "NO_PARENT", "0.0"),
+    )
+    namespace = dict(_made)
+    exec(compile(code, f"<fad.tracers.tape: fast {prim.name}>", "exec"), namespace)
+    made: tuple[Callable[..., Any], Callable[..., Any]] = namespace["fast_binary"](
         prim, prim.impl, d0, d1, c0, c1
     )
     return made
