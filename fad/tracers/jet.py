@@ -140,7 +140,7 @@ class Jet(TracerBase):
                 lazy.append(leaf)
             else:
                 lazy.append(a)
-        node = ctx.expand(prim, lazy, ans)
+        node = ctx.node(prim, lazy, ans, _key(prim, lazy))
         node.coef(order)
         return new(ans, tuple(node.coefs[1:]), level)
 
@@ -212,25 +212,26 @@ class _Context:
 
     def apply(self, prim: Primitive, args: Sequence[Any]) -> Any:
         """``prim(*args)`` on series: the memoised node, or the plain value."""
-        hit = self.memo.get(_key(prim, args))
+        key = _key(prim, args)
+        hit = self.memo.get(key)
         if hit is not None:
             return hit[0]
         level = self.level
         ans = prim(*[a.primal if _is_series(a, level) else a for a in args])
         if prim.partials is None:
-            self.memo[_key(prim, args)] = (ans, args)
+            self.memo[key] = (ans, args)
             return ans
-        return self.expand(prim, args, ans)
+        return self.node(prim, args, ans, key)
 
-    def expand(self, prim: Primitive, args: Sequence[Any], ans: Any) -> _Series:
-        """The node of ``prim(*args)``, whose value is ``ans``, with its rule."""
+    def node(self, prim: Primitive, args: Sequence[Any], ans: Any, key: tuple[Any, ...]) -> _Series:
+        """The node of ``prim(*args)``, whose value is ``ans``, with its rule; memoised."""
         node = _Series(ans, self)
         direct = _direct_rule(prim)
         if direct is None:
             node.fill = _partials_rule(prim, args, node)
         else:
             node.fill = _on_series(direct, prim, args, node)
-        self.memo[_key(prim, args)] = (node, args)  # args kept alive: their ids are the key
+        self.memo[key] = (node, args)  # args kept alive: their ids are in the key
         return node
 
 
