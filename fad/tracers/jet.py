@@ -43,7 +43,9 @@ around every other transform.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
+from operator import add, mul, neg
 from typing import Any
 
 import attrs
@@ -217,7 +219,7 @@ class _Context:
         if hit is not None:
             return hit[0]
         level = self.level
-        ans = prim(*[a.primal if _is_series(a, level) else a for a in args])
+        ans = prim(*[a.primal if type(a) is _Series and a.level == level else a for a in args])
         if prim.partials is None:
             self.memo[key] = (ans, args)
             return ans
@@ -239,13 +241,19 @@ def _key(prim: Primitive, args: Sequence[Any]) -> tuple[Any, ...]:
     return (prim, *[(type(a), a) if type(a) is float or type(a) is int else id(a) for a in args])
 
 
-def _is_series(a: Any, level: int) -> bool:
-    return type(a) is _Series and a.level == level
-
-
-def _pending(args: Sequence[Any], level: int) -> list[_Series]:
-    """The series among ``args`` still being computed (all but the leaves)."""
-    return [a for a in args if _is_series(a, level) and a.fill is not _past_order]
+def _series_args(args: Sequence[Any], level: int) -> tuple[list[Any], list[_Series]]:
+    """Each argument's coefficient list (a constant as it is), and the series still
+    being computed (all but the leaves), which a rule fills to ``m`` before step ``m``."""
+    xs: list[Any] = []
+    pending: list[_Series] = []
+    for a in args:
+        if type(a) is _Series and a.level == level:
+            xs.append(a.coefs)
+            if a.fill is not _past_order:
+                pending.append(a)
+        else:
+            xs.append(a)
+    return xs, pending
 
 
 # --- the direct rules ------------------------------------------------------------------
@@ -262,14 +270,17 @@ DirectRule = Callable[[Primitive, Sequence[Any], list[Any], int], None]
 def _linear(prim: Primitive, xs: Sequence[Any], out: list[Any], k: int) -> None:
     """``y_m = Σᵢ cᵢ·x_{i,m}``: the constants ``cᵢ`` of the registry (products by ±1 skipped)."""
     assert prim.linear is not None
-    terms = [(c, x) for c, x in zip(prim.linear, xs, strict=True) if type(x) is list]
-    for m in range(len(out), k + 1):
-        total: Any = None
-        for c, x in terms:
-            xm = x[m]
-            term = xm if c == 1.0 else (-xm if c == -1.0 else c * xm)
-            total = term if total is None else total + term
-        out.append(total)
+    start = len(out)
+    total: Iterable[Any] = ()  # the sums of the terms so far, coefficient by coefficient
+    first = True
+    for c, x in zip(prim.linear, xs, strict=True):
+        if type(x) is not list:
+            continue
+        col = x[start : k + 1]
+        term = col if c == 1.0 else map(neg, col) if c == -1.0 else map(mul, repeat(c), col)
+        total = term if first else map(add, total, term)
+        first = False
+    out.extend(total)
 
 
 def _mul(prim: Primitive, xs: Sequence[Any], out: list[Any], k: int) -> None:
@@ -277,8 +288,7 @@ def _mul(prim: Primitive, xs: Sequence[Any], out: list[Any], k: int) -> None:
     a, b = xs
     if type(a) is not list or type(b) is not list:
         x, c = (a, b) if type(a) is list else (b, a)
-        for m in range(len(out), k + 1):
-            out.append(x[m] * c)
+        out.extend([v * c for v in x[len(out) : k + 1]])
         return
     for m in range(len(out), k + 1):
         total = a[0] * b[m]
@@ -294,8 +304,7 @@ def _div(prim: Primitive, xs: Sequence[Any], y: list[Any], k: int) -> None:
     """``y = x / z``: from ``y·z = x``, ``y_m = (x_m − Σ_{j=1..m} z_j·y_{m−j}) / z₀``."""
     x, z = xs
     if type(z) is not list:
-        for m in range(len(y), k + 1):
-            y.append(x[m] / z)
+        y.extend([v / z for v in x[len(y) : k + 1]])
         return
     const_x = type(x) is not list
     z0 = z[0]
@@ -332,23 +341,25 @@ def _direct_rule(prim: Primitive) -> DirectRule | None:
         return None
     if prim.linear is not None:
         return _linear
-    if prim is P.mul:
+    if prim is _MUL:
         return _mul
-    if prim is P.truediv:
+    if prim is _TRUEDIV:
         return _div
     return None
 
 
+_MUL, _TRUEDIV = P.mul, P.truediv
+
+
 def _on_series(rule: DirectRule, prim: Primitive, args: Sequence[Any], node: _Series) -> Fill:
     """A direct rule as a node's :data:`Fill`: the arguments filled first, to ``k``."""
-    level = node.level
-    xs = [a.coefs if _is_series(a, level) else a for a in args]
-    pending = _pending(args, level)
+    xs, pending = _series_args(args, node.level)
     out = node.coefs
 
     def fill(k: int) -> None:
         for p in pending:
-            p.coef(k)
+            if len(p.coefs) <= k:
+                p.fill(k)
         rule(prim, xs, out, k)
 
     return fill
@@ -366,8 +377,8 @@ def _partials_rule(prim: Primitive, args: Sequence[Any], node: _Series) -> Fill:
     derivatives (sin → cos → sin …) is only expanded as far as needed.
     """
     out, level = node.coefs, node.level
-    traced = [i for i, a in enumerate(args) if _is_series(a, level)]
-    pending = _pending(args, level)
+    coefs, pending = _series_args(args, level)
+    traced = [i for i, x in enumerate(coefs) if type(x) is list]
     # per traced argument: its coefficients, and its partial's (None: a constant d)
     pairs: list[tuple[list[Any], list[Any] | None, Any]] = []
     partial_nodes: list[_Series] = []  # partials still being computed: filled to m − 1
@@ -376,15 +387,17 @@ def _partials_rule(prim: Primitive, args: Sequence[Any], node: _Series) -> Fill:
         if not pairs:
             partials = partials_at(prim, node, args, traced)
             for i, d in zip(traced, partials, strict=True):
-                d_is_series = _is_series(d, level)
-                pairs.append((args[i].coefs, d.coefs if d_is_series else None, d))
+                d_is_series = type(d) is _Series and d.level == level
+                pairs.append((coefs[i], d.coefs if d_is_series else None, d))
                 if d_is_series and d.fill is not _past_order and d is not node:
                     partial_nodes.append(d)
         for m in range(len(out), k + 1):
             for p in pending:
-                p.coef(m)
+                if len(p.coefs) <= m:
+                    p.fill(m)
             for p in partial_nodes:
-                p.coef(m - 1)
+                if len(p.coefs) < m:
+                    p.fill(m - 1)
             scaled: Any = None  # Σ j·x_j·d_{m−j}, to be divided by m
             direct: Any = None  # terms with a constant partial: x_m·d
             for xs, ds, d in pairs:
