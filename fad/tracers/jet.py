@@ -23,18 +23,19 @@ primitive application the nodes are shared by identity (``cos`` inside the parti
 each node computes each coefficient once, in O(k): applying a primitive costs O(K²)
 (O(K³) when each derivative is a new function, as for ``x ** 2.5``).
 
-One path, one definition per rule
----------------------------------
-:meth:`Jet.apply` itself runs on series: its arguments' coefficients become series
-whose coefficients are all known (leaves), and it reads the coefficients of the
-result's node. So each rule below is written once, as the function that fills a
-node's coefficients (:data:`Fill`), and serves a jet's own coefficients and the series
-of the partials alike. Besides the partials rule, three rules are direct: linear
-primitives (``linear`` in the registry: a sum), ``mul`` (the Cauchy product) and
-``truediv`` (the division recurrence) — the same coefficients in fewer operations,
-and without the chain of ever new series that ``1 / z``'s partial ``-ans / z`` would
-start. ``use_direct_rules(False)`` sends every primitive through the partials rule;
-tests/test_generic.py compares both ways.
+One definition per rule
+-----------------------
+Each rule is written once and serves a jet's own coefficients and the series of the
+partials alike. Beside the partials rule, three rules are direct: linear primitives
+(``linear`` in the registry: a sum), ``mul`` (the Cauchy product) and ``truediv``
+(the division recurrence) — the partials rule's coefficients in fewer operations,
+without the chain of ever new series that ``1 / z``'s partial ``-ans / z`` starts.
+They are functions of coefficient lists: :meth:`Jet.apply` runs them on its
+arguments' coefficients, and a series node runs them once its arguments are known
+far enough (:func:`_on_series`). The partials rule runs on series only: ``Jet.apply``
+makes its arguments series whose coefficients are all known (leaves) and reads the
+coefficients of the result's node. ``use_direct_rules(False)`` sends every primitive
+through the partials rule; tests/test_generic.py compares both ways.
 
 Coefficients may themselves be tracers of lower levels, so jets nest inside and
 around every other transform.
