@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_generic import programs, run
 from test_primitives import CASES
 
 import fad
@@ -180,6 +181,53 @@ def test_every_primitive_against_nesting(name: str, data: st.DataObject) -> None
     want = [nested(g, k)(0.0) for k in range(order + 1)]
     scale = max(abs(w) for w in want)
     assert_series_close(got, want, rel=1e-8, scale=scale * 1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(program=programs(max_ops=10, max_inputs=1), x=real(-1.5, 1.5))
+def test_random_programs_against_nesting(program: tuple[int, list[Any]], x: float) -> None:
+    """Every rule, with constants on either side of +, −, ·, /, ** (tests/test_generic.py)."""
+    code = program[1]
+
+    def f(t: Any) -> Any:
+        return run(code, [t])
+
+    try:
+        want = [nested(f, k)(x) for k in range(5)]
+    except (OverflowError, ZeroDivisionError, ValueError) as err:
+        with pytest.raises(type(err)):
+            fad.taylor(f, x, 4)
+        return
+    scale = max([abs(w) for w in want if math.isfinite(w)] + [1.0])
+    got = fad.taylor(f, x, 4)
+    for g, w in zip(got, want, strict=True):
+        assert g == w or (g != g and w != w) or abs(g - w) <= 1e-10 * max(abs(w), scale)
+
+
+# Partials written with +, −, ·, / and constants on either side: the direct rules run
+# on series inside the partials rule, their arguments series still being computed.
+CUBES = [
+    lambda ans, x: 3.0 * x * x,
+    lambda ans, x: x * x * 3.0 - 0.0 + (x - x),
+    lambda ans, x: (x * x) / (1.0 / 3.0),
+    lambda ans, x: 3.0 / (1.0 / (x * x)),
+    lambda ans, x: -(-3.0 * ans / x),
+]
+
+
+@pytest.mark.parametrize("partial", CUBES, ids=range(len(CUBES)))
+@settings(max_examples=15, deadline=None)
+@given(x=real(0.5, 3.0) | real(-3.0, -0.5))
+def test_direct_rules_inside_partials(partial: Callable[..., Any], x: float) -> None:
+    cube = fad.primitive(lambda t: t**3, partial, name="cube")
+    want = [x**3, 3 * x**2, 6 * x, 6.0, 0.0, 0.0, 0.0]
+    assert_series_close(fad.taylor(cube, x, 6), want, rel=1e-10, scale=max(map(abs, want)))
+    assert_series_close(
+        fad.taylor(lambda t: cube(2.0 * t - x), x, 3),
+        [x**3, 6 * x**2, 24 * x, 48.0],
+        rel=1e-10,
+        scale=48.0 * max(1.0, x * x),
+    )
 
 
 # --- the Jet tracer itself --------------------------------------------------------------

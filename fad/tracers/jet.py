@@ -23,8 +23,19 @@ primitive application the nodes are shared by identity (``cos`` inside the parti
 each node computes each coefficient once, in O(k): applying a primitive costs O(K²)
 (O(K³) when each derivative is a new function, as for ``x ** 2.5``).
 
-Linear primitives, ``mul`` and ``truediv`` take direct paths (a sum, the Cauchy
-product, and the division recurrence): the same mathematics, fewer objects.
+One definition per rule
+-----------------------
+Each rule is written once and serves a jet's own coefficients and the series of the
+partials alike. Beside the partials rule, three rules are direct: linear primitives
+(``linear`` in the registry: a sum), ``mul`` (the Cauchy product) and ``truediv``
+(the division recurrence) — the partials rule's coefficients in fewer operations,
+without the chain of ever new series that ``1 / z``'s partial ``-ans / z`` starts.
+They are functions of coefficient lists: :meth:`Jet.apply` runs them on its
+arguments' coefficients, and a series node runs them once its arguments are known
+far enough (:func:`_on_series`). The partials rule runs on series only: ``Jet.apply``
+makes its arguments series whose coefficients are all known (leaves) and reads the
+coefficients of the result's node. ``use_direct_rules(False)`` sends every primitive
+through the partials rule; tests/test_generic.py compares both ways.
 
 Coefficients may themselves be tracers of lower levels, so jets nest inside and
 around every other transform.
@@ -33,7 +44,9 @@ around every other transform.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
+from operator import add, mul, neg
 from typing import Any
 
 import attrs
@@ -89,7 +102,7 @@ class Jet(TracerBase):
 
     @classmethod
     def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
-        """Jet rule of ``prim``, derived from its partials (or a direct fast path).
+        """Jet rule of ``prim``: a direct rule, or the partials rule on series.
 
         Jets of different orders combine to the smallest order (the result is only
         known that far).
@@ -110,88 +123,84 @@ class Jet(TracerBase):
         new = _new_jet if cls is Jet else cls  # a user's subclass: its own __init__
         if order == 0:
             return new(ans, (), level)
-        xs: list[Any] = [
-            [a.primal, *a.series[:order]] if type(a) is cls and a.level == level else _Const(a)
-            for a in args
-        ]
-        if prim.linear is not None:
-            series = _linear(prim.linear, xs, order)
-        elif prim is P.mul:
-            series = _mul(xs[0], xs[1], order)
-        elif prim is P.truediv:
-            series = _div(xs[0], xs[1], ans, order)
-        else:
-            series = _general(prim, args, xs, ans, order, level)
-        return new(ans, tuple(series), level)
+        direct = _direct_rule(prim)
+        if direct is not None:  # on the coefficient lists themselves
+            out = [ans]
+            xs = [
+                [a.primal, *a.series[:order]] if type(a) is cls and a.level == level else a
+                for a in args
+            ]
+            direct(prim, xs, out, order)
+            return new(ans, tuple(out[1:]), level)
+        ctx = _Context(level)
+        leaves: dict[int, _Series] = {}  # a jet used twice (x * x) is one series
+        lazy: list[Any] = []
+        for a in args:
+            if type(a) is cls and a.level == level:
+                leaf = leaves.get(id(a))
+                if leaf is None:
+                    leaf = leaves[id(a)] = _Series.leaf([a.primal, *a.series[:order]], ctx)
+                lazy.append(leaf)
+            else:
+                lazy.append(a)
+        node = ctx.node(prim, lazy, ans, _key(prim, lazy))
+        node.coef(order)
+        return new(ans, tuple(node.coefs[1:]), level)
 
 
-class _Const:
-    """A constant argument among jets: coefficient 0 is the value, the rest are zero."""
+# --- the series ----------------------------------------------------------------------
 
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
+Fill = Callable[[int], None]
+"""A node's rule: ``fill(k)`` appends its coefficients from ``len(node.coefs)`` to ``k``."""
 
 
-def _linear(coeffs: Sequence[float], xs: list[Any], order: int) -> list[Any]:
-    out = []
-    for k in range(1, order + 1):
-        total: Any = None
-        for c, x in zip(coeffs, xs, strict=True):
-            if type(x) is _Const:
-                continue
-            xk = x[k]
-            term = xk if c == 1.0 else (-xk if c == -1.0 else c * xk)
-            total = term if total is None else total + term
-        out.append(total)
-    return out
+@register_tracer
+class _Series(TracerOps):
+    """A Taylor series computed on demand, coefficient by coefficient (internal).
+
+    Seen by partials while :meth:`Jet.apply` expands one primitive; it is a tracer of
+    the jet's level so that the partials' operations come back here.
+    """
+
+    __slots__ = ("coefs", "ctx", "fill", "level", "primal")
+
+    def __init__(self, primal: Any, ctx: _Context) -> None:
+        self.primal = primal
+        self.level = ctx.level
+        self.ctx = ctx
+        self.coefs: list[Any] = [primal]
+        self.fill: Fill = _past_order
+
+    def coef(self, k: int) -> Any:
+        """Coefficient ``k``, computing (once) those below it first."""
+        coefs = self.coefs
+        if len(coefs) <= k:
+            self.fill(k)
+        return coefs[k]
+
+    @classmethod
+    def leaf(cls, coefs: list[Any], ctx: _Context) -> _Series:
+        """The series of a jet argument: all its coefficients already known."""
+        s = cls(coefs[0], ctx)
+        s.coefs = coefs
+        return s
+
+    @classmethod
+    def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
+        """Make (or reuse) the series node of ``prim(*args)``."""
+        for a in args:
+            if type(a) is cls and a.level == level:
+                return a.ctx.apply(prim, args)
+        raise AssertionError  # pragma: no cover - bind only calls us with a series
 
 
-def _mul(a: Any, b: Any, order: int) -> list[Any]:
-    if type(a) is _Const:
-        c = a.value
-        return [c * b[k] for k in range(1, order + 1)]
-    if type(b) is _Const:
-        c = b.value
-        return [a[k] * c for k in range(1, order + 1)]
-    out = []
-    for k in range(1, order + 1):
-        total = a[0] * b[k]
-        for j in range(1, k + 1):
-            aj = a[j]
-            if type(aj) is float and aj == 0.0:
-                continue
-            total = total + aj * b[k - j]
-        out.append(total)
-    return out
-
-
-def _div(x: Any, z: Any, y0: Any, order: int) -> list[Any]:
-    if type(z) is _Const:
-        c = z.value
-        return [x[k] / c for k in range(1, order + 1)]
-    # y·z = x, so y_k = (x_k − Σ_{j=1..k} z_j y_{k−j}) / z₀
-    const_x = type(x) is _Const
-    z0 = z[0]
-    y = [y0]
-    for k in range(1, order + 1):
-        total: Any = None if const_x else x[k]
-        for j in range(1, k + 1):
-            zj = z[j]
-            if type(zj) is float and zj == 0.0:
-                continue
-            term = zj * y[k - j]
-            total = -term if total is None else total - term
-        y.append(0.0 if total is None else total / z0)
-    return y[1:]
-
-
-# --- the general rule: lazy series ------------------------------------------------
+def _past_order(k: int) -> None:
+    msg = f"internal error: a jet leaf was asked for coefficient {k}, past its order."
+    raise IndexError(msg)
 
 
 class _Context:
-    """The shared state of one general-rule application: the memo of series nodes.
+    """The shared state of one :meth:`Jet.apply`: the memo of its series nodes.
 
     Nodes are memoised by (primitive, arguments by identity), so a partial that calls
     a function already being expanded (``sin`` ↔ ``cos``, ``exp`` ↔ itself) reuses its
@@ -204,175 +213,212 @@ class _Context:
         self.level = level
         self.memo: dict[tuple[Any, ...], tuple[Any, Sequence[Any]]] = {}
 
-    def apply(
-        self, prim: Primitive, args: Sequence[Any], ans: Any = None, have_ans: bool = False
-    ) -> Any:
-        key = (prim, *[(type(a), a) if type(a) is float or type(a) is int else id(a) for a in args])
+    def apply(self, prim: Primitive, args: Sequence[Any]) -> Any:
+        """``prim(*args)`` on series: the memoised node, or the plain value."""
+        key = _key(prim, args)
         hit = self.memo.get(key)
         if hit is not None:
             return hit[0]
         level = self.level
-        if not have_ans:
-            ans = prim(*[a.primal if type(a) is _Series else a for a in args])
-        partials = prim.partials
-        if partials is None:
-            out: Any = ans
-        else:
-            node = _Series(ans, level, self)
-            node.step = _step(prim, partials, args, node)
-            out = node
-        self.memo[key] = (out, args)  # keep the arguments alive: their ids are in the key
-        return out
+        ans = prim(*[a.primal if type(a) is _Series and a.level == level else a for a in args])
+        if prim.partials is None:
+            self.memo[key] = (ans, args)
+            return ans
+        return self.node(prim, args, ans, key)
 
+    def node(self, prim: Primitive, args: Sequence[Any], ans: Any, key: tuple[Any, ...]) -> _Series:
+        """The node of ``prim(*args)``, whose value is ``ans``, with its rule; memoised."""
+        node = _Series(ans, self)
+        direct = _direct_rule(prim)
+        if direct is None:
+            node.fill = _partials_rule(prim, args, node)
+        else:
+            node.fill = _on_series(direct, prim, args, node)
+        self.memo[key] = (node, args)  # args kept alive: their ids are in the key
+        return node
+
+
+def _key(prim: Primitive, args: Sequence[Any]) -> tuple[Any, ...]:
+    return (prim, *[(type(a), a) if type(a) is float or type(a) is int else id(a) for a in args])
+
+
+def _series_args(args: Sequence[Any], level: int) -> tuple[list[Any], list[_Series]]:
+    """Each argument's coefficient list (a constant as it is), and the series still
+    being computed (all but the leaves), which a rule fills to ``m`` before step ``m``."""
+    xs: list[Any] = []
+    pending: list[_Series] = []
+    for a in args:
+        if type(a) is _Series and a.level == level:
+            xs.append(a.coefs)
+            if a.fill is not _past_order:
+                pending.append(a)
+        else:
+            xs.append(a)
+    return xs, pending
+
+
+# --- the direct rules ------------------------------------------------------------------
+# ``rule(prim, xs, out, k)`` appends the coefficients ``len(out) … k`` of ``prim`` to
+# ``out`` (coefficient 0 is already there), each ``xs[i]`` being an argument's list of
+# coefficients (known to ``k``) or a constant: a number or a tracer of a lower level.
+# Jet.apply runs them on its arguments' coefficients; on series, :func:`_on_series`
+# fills the arguments first. Each gives the partials rule's coefficients (checked in
+# tests/test_generic.py) in fewer operations.
+
+DirectRule = Callable[[Primitive, Sequence[Any], list[Any], int], None]
+
+
+def _linear(prim: Primitive, xs: Sequence[Any], out: list[Any], k: int) -> None:
+    """``y_m = Σᵢ cᵢ·x_{i,m}``: the constants ``cᵢ`` of the registry (products by ±1 skipped)."""
+    assert prim.linear is not None
+    start = len(out)
+    total: Iterable[Any] = ()  # the sums of the terms so far, coefficient by coefficient
+    first = True
+    for c, x in zip(prim.linear, xs, strict=True):
+        if type(x) is not list:
+            continue
+        col = x[start : k + 1]
+        term = col if c == 1.0 else map(neg, col) if c == -1.0 else map(mul, repeat(c), col)
+        total = term if first else map(add, total, term)
+        first = False
+    out.extend(total)
+
+
+def _mul(prim: Primitive, xs: Sequence[Any], out: list[Any], k: int) -> None:
+    """The Cauchy product ``y_m = Σ_{j=0..m} a_j·b_{m−j}``; with a constant ``c``, ``x_m·c``."""
+    a, b = xs
+    if type(a) is not list or type(b) is not list:
+        x, c = (a, b) if type(a) is list else (b, a)
+        out.extend([v * c for v in x[len(out) : k + 1]])
+        return
+    for m in range(len(out), k + 1):
+        total = a[0] * b[m]
+        for j in range(1, m + 1):
+            aj = a[j]
+            if type(aj) is float and aj == 0.0:
+                continue
+            total = total + aj * b[m - j]
+        out.append(total)
+
+
+def _div(prim: Primitive, xs: Sequence[Any], y: list[Any], k: int) -> None:
+    """``y = x / z``: from ``y·z = x``, ``y_m = (x_m − Σ_{j=1..m} z_j·y_{m−j}) / z₀``."""
+    x, z = xs
+    if type(z) is not list:
+        y.extend([v / z for v in x[len(y) : k + 1]])
+        return
+    const_x = type(x) is not list
+    z0 = z[0]
+    for m in range(len(y), k + 1):
+        total: Any = None if const_x else x[m]
+        for j in range(1, m + 1):
+            zj = z[j]
+            if type(zj) is float and zj == 0.0:
+                continue
+            term = zj * y[m - j]
+            total = -term if total is None else total - term
+        y.append(0.0 if total is None else total / z0)
+
+
+_direct = True  # the direct rules on (see use_direct_rules)
+
+
+def use_direct_rules(on: bool) -> None:
+    """Use the direct rules of linear primitives, mul and truediv (``on``), or not.
+
+    Off, every primitive takes the partials rule: tests/test_generic.py compares both
+    ways. They stay on under ``FAD_GENERIC=1`` (jets have no fast path around ``bind``):
+    they are the more accurate rules (order 12 of ``sqrt(exp(t))``, whose partial is a
+    quotient: 4e-12 relative, against 5e-9 by the partials rule's chain of quotients),
+    and a quotient costs O(K²) by them, O(K³) by the partials rule.
+    """
+    global _direct  # one switch, read by _direct_rule
+    _direct = on
+
+
+def _direct_rule(prim: Primitive) -> DirectRule | None:
+    """The direct rule of ``prim``, if it has one (and they are on)."""
+    if not _direct:
+        return None
+    if prim.linear is not None:
+        return _linear
+    if prim is _MUL:
+        return _mul
+    if prim is _TRUEDIV:
+        return _div
+    return None
+
+
+_MUL, _TRUEDIV = P.mul, P.truediv
+
+
+def _on_series(rule: DirectRule, prim: Primitive, args: Sequence[Any], node: _Series) -> Fill:
+    """A direct rule as a node's :data:`Fill`: the arguments filled first, to ``k``."""
+    xs, pending = _series_args(args, node.level)
+    out = node.coefs
+
+    def fill(k: int) -> None:
+        for p in pending:
+            if len(p.coefs) <= k:
+                p.fill(k)
+        rule(prim, xs, out, k)
+
+    return fill
+
+
+# --- the partials rule -----------------------------------------------------------------
 
 _PLAIN = (float, int)
 
 
-def _coef(d: Any, m: int) -> Any:
-    """Coefficient ``m`` of ``d``: a series node, or a constant."""
-    if type(d) is _Series:
-        return d.coef(m)
-    return d if m == 0 else 0.0
+def _partials_rule(prim: Primitive, args: Sequence[Any], node: _Series) -> Fill:
+    """``m·y_m = Σᵢ Σ_{j=1..m} j·x_{i,j}·[∂ᵢf]_{m−j}``, the partials run on series.
 
-
-def _step(
-    prim: Primitive, partials: Sequence[Callable[..., Any]], args: Sequence[Any], node: _Series
-) -> Callable[[int], Any]:
-    """The function computing coefficient ``k`` of ``prim(*args)`` (``node``)."""
-    series = [(i, a) for i, a in enumerate(args) if type(a) is _Series]
-    linear = prim.linear
-    if linear is not None:
-
-        def step_linear(k: int) -> Any:
-            total: Any = 0.0
-            for i, a in series:
-                total = total + linear[i] * a.coef(k)
-            return total
-
-        return step_linear
-    if prim is P.mul:
-        x, y = args
-
-        def step_mul(k: int) -> Any:
-            return sum_product(x, y, k, 0)
-
-        return step_mul
-    if prim is P.truediv:
-        x, z = args
-
-        def step_div(k: int) -> Any:
-            # y_k = (x_k − Σ_{j=1..k} z_j y_{k−j}) / z₀
-            total = _coef(x, k)
-            if type(z) is _Series:
-                for j in range(1, k + 1):
-                    total = total - z.coef(j) * node.coef(k - j)
-                return total / z.coef(0)
-            return total / z
-
-        return step_div
-
-    derivs: list[tuple[_Series, Any]] = []
-
-    def step(k: int) -> Any:
-        if not derivs:
-            # the partials, evaluated on series: lazily, so that a chain of
-            # derivatives (sin → cos → sin …) is only expanded as far as needed
-            ds = partials_at(prim, node, args, [i for i, _ in series])
-            derivs.extend((a, d) for (_, a), d in zip(series, ds, strict=True))
-        scaled: Any = None  # Σ j·x_j·d_{k−j}, to be divided by k
-        direct: Any = None  # terms with a constant partial: x_k·d
-        for x, d in derivs:
-            if type(d) is _Series:
-                for j in range(1, k + 1):
-                    xj = x.coef(j)
-                    if type(xj) in _PLAIN and xj == 0:
-                        continue
-                    term = (xj if j == 1 else j * xj) * d.coef(k - j)
-                    scaled = term if scaled is None else scaled + term
-            else:
-                term = x.coef(k) * d
-                direct = term if direct is None else direct + term
-        if scaled is None:
-            return 0.0 if direct is None else direct
-        scaled = scaled / k
-        return scaled if direct is None else scaled + direct
-
-    return step
-
-
-def sum_product(x: Any, y: Any, k: int, start: int) -> Any:
-    """``Σ_{j=start..k} x_j · y_{k−j}`` of two series or constants (the Cauchy product)."""
-    if type(x) is not _Series:
-        return x * y.coef(k) if start == 0 else 0.0
-    if type(y) is not _Series:
-        return x.coef(k) * y
-    total: Any = 0.0
-    for j in range(start, k + 1):
-        total = total + x.coef(j) * y.coef(k - j)
-    return total
-
-
-def _no_step(k: int) -> Any:
-    msg = f"internal error: a jet leaf was asked for coefficient {k}, past its order."
-    raise IndexError(msg)
-
-
-@register_tracer
-class _Series(TracerOps):
-    """A Taylor series computed on demand, coefficient by coefficient (internal).
-
-    Only ever seen by partials while :meth:`Jet.apply` expands one primitive; it is a
-    tracer of the jet's level so that the partials' operations come back here.
+    The partials are evaluated at the first step, lazily, so that a chain of
+    derivatives (sin → cos → sin …) is only expanded as far as needed.
     """
+    out, level = node.coefs, node.level
+    coefs, pending = _series_args(args, level)
+    traced = [i for i, x in enumerate(coefs) if type(x) is list]
+    # per traced argument: its coefficients, and its partial's (None: a constant d)
+    pairs: list[tuple[list[Any], list[Any] | None, Any]] = []
+    partial_nodes: list[_Series] = []  # partials still being computed: filled to m − 1
 
-    __slots__ = ("coefs", "ctx", "level", "primal", "step")
+    def fill(k: int) -> None:
+        if not pairs:
+            partials = partials_at(prim, node, args, traced)
+            for i, d in zip(traced, partials, strict=True):
+                d_is_series = type(d) is _Series and d.level == level
+                pairs.append((coefs[i], d.coefs if d_is_series else None, d))
+                if d_is_series and d.fill is not _past_order and d is not node:
+                    partial_nodes.append(d)
+        for m in range(len(out), k + 1):
+            for p in pending:
+                if len(p.coefs) <= m:
+                    p.fill(m)
+            for p in partial_nodes:
+                if len(p.coefs) < m:
+                    p.fill(m - 1)
+            scaled: Any = None  # Σ j·x_j·d_{m−j}, to be divided by m
+            direct: Any = None  # terms with a constant partial: x_m·d
+            for xs, ds, d in pairs:
+                if ds is not None:
+                    for j in range(1, m + 1):
+                        xj = xs[j]
+                        if type(xj) in _PLAIN and xj == 0:
+                            continue
+                        term = (xj if j == 1 else j * xj) * ds[m - j]
+                        scaled = term if scaled is None else scaled + term
+                else:
+                    term = xs[m] * d
+                    direct = term if direct is None else direct + term
+            if scaled is None:
+                out.append(0.0 if direct is None else direct)
+            else:
+                scaled = scaled / m
+                out.append(scaled if direct is None else scaled + direct)
 
-    def __init__(self, primal: Any, level: int, ctx: _Context) -> None:
-        self.primal = primal
-        self.level = level
-        self.ctx = ctx
-        self.coefs: list[Any] = [primal]
-        self.step: Callable[[int], Any] = _no_step
-
-    def coef(self, k: int) -> Any:
-        """Coefficient ``k``, computing (once) those below it first."""
-        coefs = self.coefs
-        while len(coefs) <= k:
-            coefs.append(self.step(len(coefs)))
-        return coefs[k]
-
-    @classmethod
-    def leaf(cls, coefs: list[Any], level: int, ctx: _Context) -> _Series:
-        """The series of a jet argument: all its coefficients already known."""
-        s = cls(coefs[0], level, ctx)
-        s.coefs = coefs
-        return s
-
-    @classmethod
-    def apply(cls, prim: Primitive, args: Sequence[Any], level: int) -> Any:
-        """Make (or reuse) the series node of ``prim(*args)``."""
-        for a in args:
-            if type(a) is cls:
-                return a.ctx.apply(prim, args)
-        raise AssertionError  # pragma: no cover - bind only calls us with a series
-
-
-def _general(
-    prim: Primitive, args: Sequence[Any], xs: list[Any], ans: Any, order: int, level: int
-) -> list[Any]:
-    ctx = _Context(level)
-    leaves: dict[int, _Series] = {}
-    lazy: list[Any] = []
-    for a, x in zip(args, xs, strict=True):
-        if type(x) is _Const:
-            lazy.append(x.value)
-        else:
-            leaf = leaves.get(id(a))
-            if leaf is None:
-                leaf = leaves[id(a)] = _Series.leaf(x, level, ctx)
-            lazy.append(leaf)
-    node = ctx.apply(prim, lazy, ans, have_ans=True)
-    return [node.coef(k) for k in range(1, order + 1)]
+    return fill
 
 
 _Twin = twin(Jet)  # see fad/tracers/_build.py
