@@ -10,6 +10,7 @@ math. Target of issue 11: at most 1.5; the last line gives the cost of the cheap
 Python function that calls math.sin, a floor for any wrapper. Run from the root::
 
     python benchmarks/mathcost.py [--rounds 15] [--number 20000]
+    python benchmarks/mathcost.py --instructions   # valgrind's counts instead of times
 """
 
 from __future__ import annotations
@@ -116,11 +117,71 @@ def measure(rounds: int, number: int) -> tuple[list[Row], float, float]:
     return table, min(base) - empty, min(floor) - empty
 
 
+_CHILD = """
+import math, sys
+sys.path.insert(0, {root!r})
+import fad.math as fm
+def wrapper(x):
+    return math.sin(x)
+x = 0.5
+for _ in range({n}):
+    {stmt}
+"""
+
+
+def instructions(stmt: str, n: int = 50_000) -> float:
+    """Instructions per execution of ``stmt`` under callgrind (runs of n and 2n, less the
+    same loop of ``pass``): a figure the machine's load does not move."""
+    import re
+    import subprocess
+    import tempfile
+
+    def total(s: str, k: int) -> int:
+        code = _CHILD.format(root=str(Path(__file__).resolve().parent.parent), n=k, stmt=s)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    f"--callgrind-out-file={tmp}/out",
+                    sys.executable,
+                    "-c",
+                    code,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
+        assert found is not None, out.stderr[-2000:]
+        return int(found.group(1))
+
+    def per(s: str) -> float:
+        return (total(s, 2 * n) - total(s, n)) / n
+
+    return per(stmt) - per("pass")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--number", type=int, default=20000)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions (valgrind) for sin, exp, atan2 and the cheapest wrapper",
+    )
     opts = parser.parse_args(argv)
+    if opts.instructions:
+        print("| call | instructions | ratio to math |")
+        print("|---|---|---|")
+        for name, args in (("sin", "x"), ("exp", "x"), ("atan2", "x, x")):
+            m = instructions(f"math.{name}({args})")
+            f = instructions(f"fm.{name}({args})")
+            print(f"| math.{name} / fm.{name} | {m:.0f} / {f:.0f} | {f / m:.2f} |")
+        m, w = instructions("math.sin(x)"), instructions("wrapper(x)")
+        print(f"| `def f(x): return math.sin(x)` | {w:.0f} | {w / m:.2f} |")
+        return 0
     table, sin, wrapper = measure(opts.rounds, opts.number)
     rounds = f"fastest of {opts.rounds} rounds of {opts.number} calls"
     print(f"Python {sys.version.split()[0]}; {rounds}, CPU ns per call")
