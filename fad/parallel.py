@@ -4,12 +4,22 @@
 ``n_chunks`` contiguous chunks, submits ``fn`` once per chunk to an executor with the
 ``concurrent.futures`` interface, and joins the results in order. ``fn`` is usually a
 :func:`fad.vmap` (or ``fad.jit(fad.vmap(...))``): it is pickled once, as bytes, with
-the numpy programs it has recorded so far (call it once on a small slice first, and
-the workers never record), and each worker unpickles it once and keeps it (keyed by
-those bytes), so every chunk a worker runs reuses the same compiled program.
+the numpy programs it has recorded so far, and each worker unpickles it once and keeps
+it (keyed by those bytes), so every chunk a worker runs reuses the same compiled
+program.
 
-With Dask, ``distributed.Client(...).get_executor()`` is such an executor; the same
-call works unchanged.
+On a ``ProcessPoolExecutor`` the numpy arrays do not travel through the pipe: the
+parent copies the batch into one block of shared memory
+(:mod:`multiprocessing.shared_memory`), each worker maps it, computes its slice and
+writes its result slice into a shared output block, so only the blocks' names, the
+shapes and the chunk's bounds are pickled. The parent runs ``fn`` on the first point
+to learn the output's structure, shapes and dtypes (and records the program there, so
+the workers never record); it unlinks the blocks before returning, whether the chunks
+succeeded or raised.
+
+With Dask, ``distributed.Client(...).get_executor()`` is such an executor: the same
+call works unchanged, the chunks travelling by pickle (the workers may be on other
+machines).
 """
 
 from __future__ import annotations
@@ -18,49 +28,309 @@ import hashlib
 import pickle
 import sys
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from typing import Any
+
+from fad.tree import PyTreeDef, keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 
 __all__ = ["map_chunks"]
 
+# In a worker: the functions unpickled so far, keyed by the hash of their bytes.
 _worker_functions: dict[str, Callable[..., Any]] = {}
+# Blocks that could not be closed yet (a view of them was still alive): retried later.
+_unclosed: list[Any] = []
+# Below this many bytes a numpy leaf travels by pickle (a block costs ~0.1 ms).
+_MIN_SHARED_BYTES = 1 << 16
+_ALIGN = 64
+
+AxisSpec = Any  # 0, None, or a tuple / list / dict of them (a prefix of the tree)
+
+
+def _np() -> Any:
+    return sys.modules.get("numpy")
+
+
+def _is_batch(x: Any) -> bool:
+    """A leaf of the batch: a numpy array, or a list of points (not a list of subtrees)."""
+    np = _np()
+    if np is not None and isinstance(x, np.ndarray):
+        return True
+    return isinstance(x, list) and not (x and isinstance(x[0], (dict, tuple)))
+
+
+def _function(key: str, payload: bytes) -> Callable[..., Any]:
+    fn = _worker_functions.get(key)
+    if fn is None:
+        if len(_worker_functions) >= 8:  # a long-lived worker: keep a few
+            _worker_functions.clear()
+        fn = _worker_functions[key] = pickle.loads(payload)
+    return fn
 
 
 def _run_chunk(key: str, payload: bytes, args: tuple[Any, ...]) -> Any:
-    fn = _worker_functions.get(key)
-    if fn is None:
-        fn = _worker_functions[key] = pickle.loads(payload)
-    return fn(*args)
+    return _function(key, payload)(*args)
 
 
-def _length(x: Any) -> int:
-    return len(x)
+# --------------------------------------------------------------------------------------
+# shared memory
 
 
-def _split(x: Any, bounds: list[tuple[int, int]]) -> list[Any]:
-    return [x[lo:hi] for lo, hi in bounds]
+class _Slot:
+    """Where one numpy leaf lives in a shared block: ``block[offset:]`` as ``shape``."""
+
+    __slots__ = ("block", "dtype", "mapped", "offset", "shape")
+
+    def __init__(self, block: str, offset: int, shape: tuple[int, ...], dtype: Any, mapped: bool):
+        self.block, self.offset, self.shape, self.dtype = block, offset, shape, dtype
+        self.mapped = mapped
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.block, self.offset, self.shape, self.dtype, self.mapped)
+
+    def __setstate__(self, s: tuple[Any, ...]) -> None:
+        self.block, self.offset, self.shape, self.dtype, self.mapped = s
 
 
-def _join(parts: list[Any]) -> Any:
-    from fad.tree import tree_flatten, tree_unflatten
+def _release(shm: Any) -> None:
+    """Close ``shm``, or keep it for later while a view of it is alive."""
+    try:
+        shm.close()
+    except BufferError:
+        _unclosed.append(shm)
 
-    first = parts[0]
-    np = sys.modules.get("numpy")
-    if np is not None and isinstance(first, np.ndarray):
-        return np.concatenate(parts)
-    if isinstance(first, list) and not (first and isinstance(first[0], (dict, tuple))):
-        return [v for p in parts for v in p]
-    leaves_list = []
-    treedef = None
-    for p in parts:  # a pytree of batched leaves: join leaf by leaf
-        leaves, d = tree_flatten(
-            p,
-            is_leaf=lambda y: isinstance(y, list) or (np is not None and isinstance(y, np.ndarray)),
+
+def _retry_close() -> None:
+    pending = list(_unclosed)
+    _unclosed.clear()
+    for shm in pending:
+        _release(shm)
+
+
+def _attach(name: str) -> Any:
+    """Map the block ``name`` that another process created (and will unlink)."""
+    from multiprocessing import resource_tracker
+    from multiprocessing.shared_memory import SharedMemory
+
+    if sys.version_info >= (3, 13):
+        return SharedMemory(name=name, track=False)
+    # Before 3.13 attaching registers the block with this process's resource tracker,
+    # which, if it is not the creator's, warns of a leak and unlinks it when the worker
+    # exits. The creator tracks (and unlinks) it: attach without registering.
+    register = resource_tracker.register
+    setattr(resource_tracker, "register", lambda name, rtype: None)  # noqa: B010
+    try:
+        return SharedMemory(name=name)
+    finally:
+        setattr(resource_tracker, "register", register)  # noqa: B010
+
+
+def _view(shm: Any, slot: _Slot) -> Any:
+    """The array of ``slot`` in ``shm`` (a view whose base is the block's memoryview, so
+    the block cannot be closed under it)."""
+    np = _np()
+    count = 1
+    for s in slot.shape:
+        count *= s
+    flat = np.frombuffer(shm.buf, dtype=slot.dtype, count=count, offset=slot.offset)
+    return flat.reshape(slot.shape)
+
+
+class _Done:
+    """In a chunk's result, a leaf the worker wrote into its block (or that only the
+    first chunk sends back)."""
+
+    def __reduce__(self) -> str:
+        return "_DONE"
+
+    def __repr__(self) -> str:
+        return "_DONE"
+
+
+_DONE = _Done()
+
+
+def _is_slot(x: Any) -> bool:
+    return type(x) is _Slot or _is_batch(x)
+
+
+def _run_shared(
+    key: str, payload: bytes, args: tuple[Any, ...], lo: int, hi: int, out_slots: list[Any]
+) -> Any:
+    """One chunk in a worker: inputs mapped from shared blocks, results written to one.
+
+    ``args`` holds a :class:`_Slot` in place of each shared leaf; ``out_slots`` has one
+    entry per leaf of the first point's result: a slot to write it into, ``"skip"`` (a
+    leaf that only the first chunk returns) or ``None`` (return it). Returns the result
+    with :data:`_DONE` in place of the leaves written or skipped."""
+    fn = _function(key, payload)
+    _retry_close()
+    blocks: dict[str, Any] = {}
+
+    def view(slot: _Slot) -> Any:
+        shm = blocks.get(slot.block)
+        if shm is None:
+            shm = blocks[slot.block] = _attach(slot.block)
+        return _view(shm, slot)
+
+    try:
+        leaves, in_def = tree_flatten(args, is_leaf=_is_slot)
+        del args
+        for i, leaf in enumerate(leaves):
+            if type(leaf) is _Slot:
+                v = view(leaf)
+                v = v[lo:hi] if leaf.mapped else v
+                v.flags.writeable = False  # fn reads the points; it cannot write the batch
+                leaves[i] = v
+        result = fn(*tree_unflatten(in_def, leaves))
+        del leaves
+        got, got_def = tree_flatten(result, is_leaf=_is_batch)
+        if len(got) != len(out_slots):  # another structure: the parent says so
+            return result
+        del result
+        np = _np()
+        for i, (leaf, slot) in enumerate(zip(got, out_slots, strict=True)):
+            if slot == "skip":
+                got[i] = _DONE
+            elif type(slot) is _Slot:
+                target = view(slot)[lo:hi]
+                if (
+                    isinstance(leaf, np.ndarray)
+                    and leaf.shape == target.shape
+                    and leaf.dtype == target.dtype
+                ):
+                    target[...] = leaf
+                    got[i] = _DONE
+                del target  # else another shape or dtype than the first point's: pickled
+        return tree_unflatten(got_def, got)
+    finally:
+        for shm in blocks.values():
+            _release(shm)
+
+
+# --------------------------------------------------------------------------------------
+# axes
+
+
+def _one_level(x: Any) -> tuple[list[Any], PyTreeDef]:
+    return tree_flatten(x, is_leaf=lambda y: y is not x)
+
+
+def _leaf_axes(tree: Any, spec: AxisSpec, what: str, path: str = "") -> list[int | None]:
+    """The axis (0 or None) of each leaf of ``tree`` (flattened with batches as leaves),
+    ``spec`` being a prefix of ``tree``."""
+    if spec is None or (isinstance(spec, int) and not isinstance(spec, bool)):
+        if spec not in (0, None):
+            msg = (
+                f"fad.parallel.map_chunks: {what}{path} has axis {spec!r}, but map_chunks "
+                "splits batches along axis 0 only; give 0 or None (not mapped), and move "
+                "the axis first (numpy.moveaxis) if need be."
+            )
+            raise ValueError(msg)
+        return [spec] * len(tree_flatten(tree, is_leaf=_is_batch)[0])
+    if _is_batch(tree):
+        msg = (
+            f"fad.parallel.map_chunks: {what}{path} is an array or a list, so its axis "
+            f"must be 0 or None, not {spec!r}."
         )
-        treedef = d
-        leaves_list.append(leaves)
-    assert treedef is not None
-    return tree_unflatten(treedef, [_join(list(col)) for col in zip(*leaves_list, strict=True)])
+        raise ValueError(msg)
+    children, t_def = _one_level(tree)
+    s_children, s_def = _one_level(spec)
+    if t_def != s_def:
+        msg = (
+            f"fad.parallel.map_chunks: the axes {spec!r} given for {what}{path} are not a "
+            f"tree prefix of it (its structure is {t_def})."
+        )
+        raise ValueError(msg)
+    paths = [keystr(p) for p, _ in tree_flatten_with_path(tree, is_leaf=lambda y: y is not tree)[0]]
+    out: list[int | None] = []
+    for c, s, p in zip(children, s_children, paths, strict=True):
+        out += _leaf_axes(c, s, what, path + p)
+    return out
+
+
+def _in_axes(batches: tuple[Any, ...], in_axes: AxisSpec) -> list[list[int | None]]:
+    if isinstance(in_axes, (tuple, list)):
+        if len(in_axes) != len(batches):
+            msg = (
+                f"fad.parallel.map_chunks: in_axes={in_axes!r} has {len(in_axes)} entries "
+                f"for {len(batches)} arguments; give one (0, None or a prefix tree) per "
+                "argument, or a single 0 or None for all of them."
+            )
+            raise ValueError(msg)
+        specs = list(in_axes)
+    else:
+        specs = [in_axes] * len(batches)
+    return [
+        _leaf_axes(b, s, f"argument {i}")
+        for i, (b, s) in enumerate(zip(batches, specs, strict=True))
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# joining
+
+
+def _join_leaf(parts: list[Any]) -> Any:
+    np = _np()
+    if np is not None and isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    if isinstance(parts[0], list):
+        return [v for p in parts for v in p]
+    msg = (
+        "fad.parallel.map_chunks: a mapped output leaf is a "
+        f"{type(parts[0]).__name__}, not an array or a list, so the chunks' results "
+        "cannot be joined; give out_axes=None for an output that is the same for every "
+        "chunk."
+    )
+    raise TypeError(msg)
+
+
+def _join(results: list[Any], out_axes: AxisSpec) -> Any:
+    flat = [tree_flatten(r, is_leaf=_is_batch) for r in results]
+    out_def = flat[0][1]
+    for c, (_, d) in enumerate(flat):
+        if d != out_def:
+            msg = (
+                f"fad.parallel.map_chunks: fn returned {d} on chunk {c} but {out_def} "
+                "on chunk 0; it must return the same structure for every chunk."
+            )
+            raise ValueError(msg)
+    axes = _leaf_axes(results[0], out_axes, "the output")
+    leaves = [
+        flat[0][0][j] if axis is None else _join_leaf([f[0][j] for f in flat])
+        for j, axis in enumerate(axes)
+    ]
+    return tree_unflatten(out_def, leaves)
+
+
+def _gather(futures: list[Future[Any]], bounds: list[tuple[int, int]]) -> list[Any]:
+    """The chunks' results in order; the first error re-raised once every chunk ended,
+    with a note naming its chunk."""
+    results: list[Any] = []
+    try:
+        for f in futures:
+            results.append(f.result())
+    except BaseException as e:
+        c = len(results)
+        for f in futures:
+            f.cancel()
+        if not isinstance(e, Exception):  # an interrupt here: do not wait for the chunks
+            raise
+        wait(futures)
+        lo, hi = bounds[c]
+        note = (
+            f"fad.parallel.map_chunks: chunk {c} of {len(futures)} (points {lo}:{hi}) "
+            "raised this in the executor's worker (the worker's traceback is above)."
+        )
+        add_note = getattr(e, "add_note", None)  # Python 3.11+
+        if add_note is not None:
+            add_note(note)
+        raise
+    return results
+
+
+# --------------------------------------------------------------------------------------
+# the call
 
 
 def map_chunks(
@@ -68,24 +338,40 @@ def map_chunks(
     *batches: Any,
     executor: Executor,
     n_chunks: int,
+    in_axes: AxisSpec = 0,
+    out_axes: AxisSpec = 0,
+    shared: bool | None = None,
 ) -> Any:
     """``fn(*batches)`` computed in ``n_chunks`` chunks of the batch, on ``executor``.
 
     Args:
         fn: a picklable function of batches (a :func:`fad.vmap` of a module-level
             function, typically) returning a batch or a pytree of batches.
-        *batches: the batched arguments (numpy arrays or lists), all of one length
-            along axis 0; each chunk passes the same slice of each.
+        *batches: the arguments: pytrees whose leaves are numpy arrays or lists, the
+            mapped ones all of one length along axis 0; each chunk passes the same
+            slice of each mapped leaf, and the unmapped ones whole.
         executor: a ``concurrent.futures`` executor (``ProcessPoolExecutor``, or a
             Dask client's ``get_executor()``).
-        n_chunks: how many chunks (usually the number of workers).
+        n_chunks: how many chunks (at least the number of workers; fewer when the
+            batch has fewer points). The chunks differ in size by at most one.
+        in_axes: 0 (split along axis 0) or None (pass whole) for every argument, or one
+            such entry (or a prefix tree of them) per argument, as :func:`fad.vmap`.
+        out_axes: 0 (join the chunks' results along axis 0) or None (the first chunk's,
+            for an output that is the same for every chunk), or a prefix tree of them.
+        shared: whether numpy leaves go through shared memory. ``None``: on a
+            ``ProcessPoolExecutor``, for numeric arrays of 64 KiB or more. ``True``:
+            every numeric array (for executors whose workers run on this machine).
+            ``False``: by pickle.
 
     Returns:
         The chunks' results joined in order along axis 0.
 
     Raises:
-        ValueError: for batches of different lengths or ``n_chunks < 1``.
+        ValueError: for mapped leaves of different lengths, ``in_axes`` or
+            ``out_axes`` that do not fit, or ``n_chunks < 1``.
         TypeError: if ``fn`` does not pickle (for an executor of processes).
+        Exception: what ``fn`` raised in a worker, of its type, with a note naming
+            the chunk.
 
     Example:
         >>> from concurrent.futures import ThreadPoolExecutor
@@ -96,24 +382,57 @@ def map_chunks(
         ...     map_chunks(f, [1.0, 2.0, 3.0, 4.0, 5.0], executor=ex, n_chunks=2)
         [3.0, 12.0, 27.0, 48.0, 75.0]
     """
-    if not isinstance(n_chunks, int) or n_chunks < 1:
+    if not isinstance(n_chunks, int) or isinstance(n_chunks, bool) or n_chunks < 1:
         msg = f"fad.parallel.map_chunks: n_chunks must be a positive int, not {n_chunks!r}."
         raise ValueError(msg)
     if not batches:
         msg = "fad.parallel.map_chunks: give at least one batch to split."
         raise ValueError(msg)
-    sizes = [_length(b) for b in batches]
-    if any(s != sizes[0] for s in sizes):
-        shown = ", ".join(f"batch {i} has {s}" for i, s in enumerate(sizes))
+    axes = _in_axes(batches, in_axes)
+    flat_in = [tree_flatten_with_path(b, is_leaf=_is_batch)[0] for b in batches]
+    sizes: list[tuple[str, int]] = []
+    for i, (pl, ax) in enumerate(zip(flat_in, axes, strict=True)):
+        for (path, leaf), a in zip(pl, ax, strict=True):
+            if a is None:
+                continue
+            if not _is_batch(leaf) or (hasattr(leaf, "ndim") and leaf.ndim == 0):
+                msg = (
+                    f"fad.parallel.map_chunks: argument {i}{keystr(path)} is a "
+                    f"{type(leaf).__name__}, which has no axis 0 to split; give an array "
+                    "or a list of the points, or in_axes=None for it."
+                )
+                raise ValueError(msg)
+            sizes.append((f"argument {i}{keystr(path)}", len(leaf)))
+    if not sizes:
+        msg = "fad.parallel.map_chunks: no argument is mapped (in_axes is None for all)."
+        raise ValueError(msg)
+    if any(s != sizes[0][1] for _, s in sizes):
+        shown = ", ".join(f"{w} has {s}" for w, s in sizes)
         msg = f"fad.parallel.map_chunks: the batches differ in length along axis 0 ({shown})."
         raise ValueError(msg)
-    n = sizes[0]
-    k = max(1, min(n_chunks, n))
+    n = sizes[0][1]
+    if n == 0:  # nothing to split
+        return fn(*batches)
+    k = min(n_chunks, n)
     bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
-    pieces = [_split(b, bounds) for b in batches]
+    in_leaves, in_def = tree_flatten(batches, is_leaf=_is_batch)
+    leaf_axes = [a for ax in axes for a in ax]
+
+    def chunk(lo: int, hi: int) -> tuple[Any, ...]:
+        cut = [x if a is None else x[lo:hi] for x, a in zip(in_leaves, leaf_axes, strict=True)]
+        args: tuple[Any, ...] = tree_unflatten(in_def, cut)
+        return args
+
     if isinstance(executor, ThreadPoolExecutor):  # one process: nothing to pickle
-        futures = [executor.submit(fn, *(p[c] for p in pieces)) for c in range(k)]
-        return _join([f.result() for f in futures])
+        futures = [executor.submit(fn, *chunk(lo, hi)) for lo, hi in bounds]
+        return _join(_gather(futures, bounds), out_axes)
+    np = _np()
+    auto = shared is None
+    use_shared = isinstance(executor, ProcessPoolExecutor) if auto else bool(shared)
+    use_shared = use_shared and np is not None
+    # The first point in this process: the output's structure, and the program recorded
+    # here, so that it travels with fn and the workers never record.
+    probe = fn(*chunk(0, 1))
     try:
         payload = pickle.dumps(fn)
     except (pickle.PicklingError, AttributeError, TypeError) as e:
@@ -124,8 +443,152 @@ def map_chunks(
         )
         raise TypeError(msg) from None
     key = hashlib.sha1(payload).hexdigest()
-    futures = [
-        executor.submit(_run_chunk, key, payload, tuple(p[c] for p in pieces))
-        for c in range(k)
+    if use_shared:
+        return _map_shared(
+            _Job(key, payload, in_leaves, in_def, leaf_axes, bounds, chunk),
+            probe,
+            executor,
+            out_axes,
+            _MIN_SHARED_BYTES if auto else 0,
+        )
+    futures = [executor.submit(_run_chunk, key, payload, chunk(lo, hi)) for lo, hi in bounds]
+    return _join(_gather(futures, bounds), out_axes)
+
+
+class _Job:
+    """One call of :func:`map_chunks`: the function's bytes and the flattened batch."""
+
+    def __init__(
+        self,
+        key: str,
+        payload: bytes,
+        in_leaves: list[Any],
+        in_def: PyTreeDef,
+        leaf_axes: list[int | None],
+        bounds: list[tuple[int, int]],
+        chunk: Callable[[int, int], tuple[Any, ...]],
+    ) -> None:
+        self.key, self.payload = key, payload
+        self.in_leaves, self.in_def, self.leaf_axes = in_leaves, in_def, leaf_axes
+        self.bounds, self.chunk = bounds, chunk
+
+
+def _map_shared(
+    job: _Job, probe: Any, executor: Executor, out_axes: AxisSpec, min_bytes: int
+) -> Any:
+    from multiprocessing.shared_memory import SharedMemory
+
+    np = _np()
+    n = job.bounds[-1][1]
+
+    def layout(items: list[tuple[Any, int]]) -> tuple[list[Any], int]:
+        """Slots in one block for the numeric arrays ``x`` of ``items``, ``x`` standing
+        for ``times`` rows like it (``x`` for the inputs, the first point's output row
+        for the outputs)."""
+        slots: list[Any] = []
+        size = 0
+        for x, times in items:
+            if (
+                isinstance(x, np.ndarray)
+                and x.ndim >= 1
+                and x.dtype.kind in "biufc"
+                and x.nbytes * times >= max(min_bytes, 1)
+            ):
+                slots.append(_Slot("", size, (x.shape[0] * times, *x.shape[1:]), x.dtype, True))
+                size += -(-x.nbytes * times // _ALIGN) * _ALIGN
+            else:
+                slots.append(None)
+        return slots, size
+
+    in_slots, in_size = layout([(x, 1) for x in job.in_leaves])
+    for slot, a in zip(in_slots, job.leaf_axes, strict=True):
+        if slot is not None:
+            slot.mapped = a is not None
+    p_leaves, out_def = tree_flatten(probe, is_leaf=_is_batch)
+    o_axes = _leaf_axes(probe, out_axes, "the output")
+    mapped_rows = [  # a mapped array of the first point's output: one row, n in all
+        a == 0 and getattr(x, "ndim", 0) >= 1 and len(x) == 1
+        for x, a in zip(p_leaves, o_axes, strict=True)
     ]
-    return _join([f.result() for f in futures])
+    out_slots, out_size = layout(
+        [(x if ok else None, n) for x, ok in zip(p_leaves, mapped_rows, strict=True)]
+    )
+    del probe, p_leaves
+    blocks: list[Any] = []
+    try:
+        shm_in = shm_out = None
+        if in_size:
+            shm_in = SharedMemory(create=True, size=in_size)
+            blocks.append(shm_in)
+            for slot in in_slots:
+                if slot is not None:
+                    slot.block = shm_in.name
+        if out_size:
+            shm_out = SharedMemory(create=True, size=out_size)
+            blocks.append(shm_out)
+            for slot in out_slots:
+                if slot is not None:
+                    slot.block = shm_out.name
+        futures = []
+        for c, (lo, hi) in enumerate(job.bounds):
+            sent = []
+            for x, a, slot in zip(job.in_leaves, job.leaf_axes, in_slots, strict=True):
+                if slot is None:
+                    sent.append(x if a is None else x[lo:hi])
+                    continue
+                if a is not None or c == 0:  # each chunk's slice copied just before it runs
+                    _fill(shm_in, slot, x, lo, hi)
+                sent.append(slot)
+            outs = [
+                slot if slot is not None else ("skip" if a is None and c > 0 else None)
+                for slot, a in zip(out_slots, o_axes, strict=True)
+            ]
+            args = tree_unflatten(job.in_def, sent)
+            futures.append(executor.submit(_run_shared, job.key, job.payload, args, lo, hi, outs))
+        results = []
+        for c, r in enumerate(_gather(futures, job.bounds)):
+            r_leaves, r_def = tree_flatten(r, is_leaf=lambda y: y is _DONE or _is_batch(y))
+            results.append(r_leaves)
+            if r_def != out_def:
+                msg = (
+                    f"fad.parallel.map_chunks: fn returned {r_def} on chunk {c} but "
+                    f"{out_def} on the first point; it must return the same structure "
+                    "for every chunk."
+                )
+                raise ValueError(msg)
+        leaves = []
+        for j, (slot, a) in enumerate(zip(out_slots, o_axes, strict=True)):
+            parts = [r[j] for r in results]
+            if a is None:
+                leaves.append(parts[0])
+            elif slot is None:
+                leaves.append(_join_leaf(parts))
+            else:
+                leaves.append(_collect(shm_out, slot, parts, job.bounds))
+        del results
+        return tree_unflatten(out_def, leaves)
+    finally:
+        for shm in blocks:
+            try:
+                shm.unlink()
+            finally:
+                _release(shm)
+
+
+def _fill(shm: Any, slot: _Slot, x: Any, lo: int, hi: int) -> None:
+    dst = _view(shm, slot)
+    if slot.mapped:
+        dst[lo:hi] = x[lo:hi]
+    else:
+        dst[...] = x
+
+
+def _collect(shm: Any, slot: _Slot, parts: list[Any], bounds: list[tuple[int, int]]) -> Any:
+    """An output leaf out of its block (a copy: the block is unlinked on return)."""
+    np = _np()
+    view = _view(shm, slot)
+    if all(p is _DONE for p in parts):
+        return view.copy()
+    return np.concatenate(
+        [view[lo:hi] if p is _DONE else p for p, (lo, hi) in zip(parts, bounds, strict=True)]
+    )
