@@ -25,15 +25,18 @@ machines).
 from __future__ import annotations
 
 import hashlib
+import mmap
+import os
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any
 
 from fad.tree import PyTreeDef, keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 
-__all__ = ["map_chunks"]
+__all__ = ["map_chunks", "shared_array"]
 
 # In a worker: the functions unpickled so far, keyed by the hash of their bytes.
 _worker_functions: dict[str, Callable[..., Any]] = {}
@@ -133,6 +136,103 @@ def _view(shm: Any, slot: _Slot) -> Any:
         count *= s
     flat = np.frombuffer(shm.buf, dtype=slot.dtype, count=count, offset=slot.offset)
     return flat.reshape(slot.shape)
+
+
+def _own_mapping(shm: Any) -> Any:
+    """A mapping of ``shm``'s memory of its own (an ``mmap``), so that arrays on it
+    outlive ``shm`` (closed and unlinked); ``None`` where the block is not a file of
+    ``/dev/shm`` (then a copy is made)."""
+    path = os.path.join("/dev/shm", shm.name.lstrip("/"))
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        return mmap.mmap(fd, shm.size)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+# Blocks made by shared_array that are in use: id of the buffer under the arrays ->
+# (that buffer, its block's name, the address of its first byte).
+_user_blocks: dict[int, tuple[Any, str, int]] = {}
+
+
+@contextmanager
+def shared_array(shape: int | tuple[int, ...], dtype: Any = float) -> Iterator[Any]:
+    """A numpy array (zeros) in a block of shared memory, for the duration of a ``with``.
+
+    :func:`map_chunks` passes an array made here (or a contiguous slice of one) to its
+    worker processes without copying it: fill it with the batch in place of a plain
+    array. The block is unlinked when the ``with`` ends.
+
+    Args:
+        shape: the array's shape.
+        dtype: its dtype (a numeric one), ``float`` (float64) by default.
+
+    Yields:
+        The array.
+
+    Example:
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> import fad
+        >>> from fad.parallel import map_chunks, shared_array
+        >>> with shared_array((4, 2)) as X, ThreadPoolExecutor(2) as ex:
+        ...     X[:, 0] = [1.0, 2.0, 3.0, 4.0]
+        ...     X[:, 1] = 10.0
+        ...     map_chunks(fad.vmap(lambda v: v[0] * v[1]), X, executor=ex, n_chunks=2)
+        array([10., 20., 30., 40.])
+    """
+    from multiprocessing.shared_memory import SharedMemory
+
+    import numpy as np
+
+    dt = np.dtype(dtype)
+    if dt.kind not in "biufc":
+        msg = f"fad.parallel.shared_array: dtype must be numeric, not {dt}."
+        raise TypeError(msg)
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    count = 1
+    for d in dims:
+        count *= d
+    shm = SharedMemory(create=True, size=max(count * dt.itemsize, 1))
+    try:
+        mm = _own_mapping(shm)
+        buf: Any = shm.buf if mm is None else mm
+        start = np.frombuffer(buf, np.uint8, count=1).ctypes.data
+        owner = _owner(buf)
+        _user_blocks[id(owner)] = (owner, shm.name, start)
+        try:
+            yield np.frombuffer(buf, dt, count=count).reshape(dims)
+        finally:
+            del _user_blocks[id(owner)]
+            del buf, owner
+    finally:
+        shm.unlink()
+        _release(shm)
+
+
+def _owner(buf: Any) -> Any:
+    """The object that owns the memory under a buffer (a memoryview's ``obj``)."""
+    while isinstance(buf, memoryview):
+        buf = buf.obj
+    return buf
+
+
+def _in_user_block(x: Any) -> _Slot | None:
+    """Where ``x`` lies in a block of :func:`shared_array`, if it does (and is
+    contiguous)."""
+    np = _np()
+    root = x
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    root = _owner(root)
+    found = _user_blocks.get(id(root))
+    if found is None or found[0] is not root or not x.flags.c_contiguous:
+        return None
+    return _Slot(found[1], x.ctypes.data - found[2], x.shape, x.dtype, True)
 
 
 class _Done:
@@ -500,7 +600,10 @@ def _map_shared(
                 slots.append(None)
         return slots, size
 
-    in_slots, in_size = layout([(x, 1) for x in job.in_leaves])
+    user = [_in_user_block(x) if isinstance(x, np.ndarray) else None for x in job.in_leaves]
+    in_slots, in_size = layout(
+        [(x, 1) if u is None else (None, 1) for x, u in zip(job.in_leaves, user, strict=True)]
+    )
     for slot, a in zip(in_slots, job.leaf_axes, strict=True):
         if slot is not None:
             slot.mapped = a is not None
@@ -523,6 +626,10 @@ def _map_shared(
             for slot in in_slots:
                 if slot is not None:
                     slot.block = shm_in.name
+        for i, u in enumerate(user):  # in a block of shared_array already: no copy
+            if u is not None:
+                u.mapped = job.leaf_axes[i] is not None
+                in_slots[i] = u
         if out_size:
             shm_out = SharedMemory(create=True, size=out_size)
             blocks.append(shm_out)
@@ -536,8 +643,8 @@ def _map_shared(
                 if slot is None:
                     sent.append(x if a is None else x[lo:hi])
                     continue
-                if a is not None or c == 0:  # each chunk's slice copied just before it runs
-                    _fill(shm_in, slot, x, lo, hi)
+                if slot.block == getattr(shm_in, "name", None) and (a is not None or c == 0):
+                    _fill(shm_in, slot, x, lo, hi)  # each chunk's slice just before it runs
                 sent.append(slot)
             outs = [
                 slot if slot is not None else ("skip" if a is None and c > 0 else None)
@@ -557,6 +664,7 @@ def _map_shared(
                 )
                 raise ValueError(msg)
         leaves = []
+        own = None if shm_out is None else _own_mapping(shm_out)
         for j, (slot, a) in enumerate(zip(out_slots, o_axes, strict=True)):
             parts = [r[j] for r in results]
             if a is None:
@@ -564,7 +672,7 @@ def _map_shared(
             elif slot is None:
                 leaves.append(_join_leaf(parts))
             else:
-                leaves.append(_collect(shm_out, slot, parts, job.bounds))
+                leaves.append(_collect(shm_out, own, slot, parts, job.bounds))
         del results
         return tree_unflatten(out_def, leaves)
     finally:
@@ -583,9 +691,18 @@ def _fill(shm: Any, slot: _Slot, x: Any, lo: int, hi: int) -> None:
         dst[...] = x
 
 
-def _collect(shm: Any, slot: _Slot, parts: list[Any], bounds: list[tuple[int, int]]) -> Any:
-    """An output leaf out of its block (a copy: the block is unlinked on return)."""
+def _collect(
+    shm: Any, own: Any, slot: _Slot, parts: list[Any], bounds: list[tuple[int, int]]
+) -> Any:
+    """An output leaf out of its block: on ``own`` (a mapping of the block that outlives
+    it) where there is one, else a copy (the block is unlinked on return)."""
     np = _np()
+    if own is not None and all(p is _DONE for p in parts):
+        count = 1
+        for d in slot.shape:
+            count *= d
+        arr = np.frombuffer(own, slot.dtype, count=count, offset=slot.offset)
+        return arr.reshape(slot.shape)
     view = _view(shm, slot)
     if all(p is _DONE for p in parts):
         return view.copy()

@@ -6,6 +6,7 @@ memory or by pickle) must give the same bits, in every split of the batch.
 
 from __future__ import annotations
 
+import mmap
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 import fad
 from fad import parallel
-from fad.parallel import map_chunks
+from fad.parallel import map_chunks, shared_array
 
 np = pytest.importorskip("numpy")
 
@@ -121,6 +122,32 @@ def test_shared_blocks_are_unlinked(pool: ProcessPoolExecutor, created: list[str
     notes = getattr(info.value, "__notes__", None)
     if notes is not None:  # Python 3.11+
         assert "chunk 1 of 2 (points 5000:10000)" in notes[0]
+
+
+def test_a_shared_array_is_not_copied(pool: ProcessPoolExecutor, created: list[str]) -> None:
+    rng = np.random.default_rng(5)
+    data = rng.uniform(-1.0, 1.0, size=(6001, 3))
+    with shared_array(data.shape) as X:
+        assert not X.any()
+        X[...] = data
+        got = map_chunks(F, X, executor=pool, n_chunks=4)
+        assert len(created) == 2  # X's, and the output's: the batch was not copied
+        tail = map_chunks(F, X[3000:], executor=pool, n_chunks=2)  # a slice of it too
+        assert len(created) == 3
+        cols = map_chunks(F, X[:, ::-1], executor=pool, n_chunks=2)  # strided: copied
+        assert len(created) == 5
+        assert np.array_equal(X, data)  # the workers could not write it
+    assert_unlinked(created)
+    if Path("/dev/shm").is_dir():  # the result is the output block itself, mapped anew
+        root = got
+        while isinstance(root, np.ndarray) and root.base is not None:
+            root = root.base
+        assert isinstance(parallel._owner(root), mmap.mmap)
+    assert np.array_equal(got, F(data))
+    assert np.array_equal(tail, F(data[3000:]))
+    assert np.array_equal(cols, F(data[:, ::-1]))
+    with pytest.raises(TypeError, match="dtype must be numeric"), shared_array(3, object):
+        pass
 
 
 def test_pytrees_with_mapped_and_unmapped_leaves(pool: ProcessPoolExecutor) -> None:
