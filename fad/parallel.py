@@ -372,7 +372,7 @@ def _in_axes(batches: tuple[Any, ...], in_axes: AxisSpec) -> list[list[int | Non
 
 def _join_leaf(parts: list[Any]) -> Any:
     np = _np()
-    if np is not None and isinstance(parts[0], np.ndarray):
+    if np is not None and isinstance(parts[0], np.ndarray) and parts[0].ndim > 0:
         return np.concatenate(parts)
     if isinstance(parts[0], list):
         return [v for p in parts for v in p]
@@ -532,7 +532,17 @@ def map_chunks(
     use_shared = use_shared and np is not None
     # The first point in this process: the output's structure, and the program recorded
     # here, so that it travels with fn and the workers never record.
-    probe = fn(*chunk(0, 1))
+    _retry_close()
+    try:
+        probe = fn(*chunk(0, 1))
+    except Exception as e:
+        add_note = getattr(e, "add_note", None)  # Python 3.11+
+        if add_note is not None:
+            add_note(
+                "fad.parallel.map_chunks: raised by fn on the first point, run in this "
+                "process to learn the output's structure before the chunks are sent."
+            )
+        raise
     try:
         payload = pickle.dumps(fn)
     except (pickle.PicklingError, AttributeError, TypeError) as e:

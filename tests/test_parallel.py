@@ -155,11 +155,11 @@ def test_pytrees_with_mapped_and_unmapped_leaves(pool: ProcessPoolExecutor) -> N
     w = [0.5, -1.5]
     data = {"x": rng.normal(size=(11, 2)), "y": rng.normal(size=11)}
     fn = fad.vmap(fit, in_axes=(None, 0), out_axes=(0, 0, None))
-    want = fn(w, data)
-    for shared in (True, False):
+    for shared, weights in [(True, w), (False, w), (True, np.array(w))]:  # shared, whole
+        want = fn(weights, data)
         got = map_chunks(
             fn,
-            w,
+            weights,
             data,
             executor=pool,
             n_chunks=3,
@@ -205,6 +205,8 @@ def test_a_chunk_of_another_dtype_comes_back_by_pickle(pool: ProcessPoolExecutor
 def test_bad_input() -> None:
     X = np.zeros((4, 3))
     with ThreadPoolExecutor(1) as ex:
+        with pytest.raises(TypeError, match="mapped output leaf is a float64"):
+            map_chunks(lambda x: x.sum(), X, executor=ex, n_chunks=2)
         with pytest.raises(ValueError, match=r"argument 1\['y'\] has 3"):
             map_chunks(F, X, {"y": X[:3]}, executor=ex, n_chunks=2)
         with pytest.raises(ValueError, match=r"in_axes=.* has 1 entries for 2 arguments"):
