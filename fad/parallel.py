@@ -3,19 +3,20 @@
 :func:`map_chunks` cuts the batch (numpy arrays or lists, along axis 0) into
 ``n_chunks`` contiguous chunks, submits ``fn`` once per chunk to an executor with the
 ``concurrent.futures`` interface, and joins the results in order. ``fn`` is usually a
-:func:`fad.vmap` (or ``fad.jit(fad.vmap(...))``): it is pickled once, as bytes, with
-the numpy programs it has recorded so far, and each worker unpickles it once and keeps
-it (keyed by those bytes), so every chunk a worker runs reuses the same compiled
-program.
+:func:`fad.vmap` (or ``fad.jit(fad.vmap(...))``): it is run here on the first point
+(to learn the output's structure, shapes and dtypes, and to record its program), then
+pickled once, as bytes, with the numpy programs it has recorded; each worker unpickles
+it once and keeps it (keyed by those bytes), so every chunk a worker runs reuses the
+same compiled program and no worker records.
 
 On a ``ProcessPoolExecutor`` the numpy arrays do not travel through the pipe: the
 parent copies the batch into one block of shared memory
-(:mod:`multiprocessing.shared_memory`), each worker maps it, computes its slice and
-writes its result slice into a shared output block, so only the blocks' names, the
-shapes and the chunk's bounds are pickled. The parent runs ``fn`` on the first point
-to learn the output's structure, shapes and dtypes (and records the program there, so
-the workers never record); it unlinks the blocks before returning, whether the chunks
-succeeded or raised.
+(:mod:`multiprocessing.shared_memory`), or uses the block it is in already (an array
+of :func:`shared_array`); each worker maps it, computes its chunk and writes its rows
+of the result into a shared output block, so only the blocks' names, the shapes and
+the chunk's bounds are pickled. The result is the output block itself, mapped anew
+(on Linux; a copy elsewhere), and both blocks are unlinked before :func:`map_chunks`
+returns, whether the chunks succeeded or raised.
 
 With Dask, ``distributed.Client(...).get_executor()`` is such an executor: the same
 call works unchanged, the chunks travelling by pickle (the workers may be on other
@@ -118,7 +119,8 @@ def _attach(name: str) -> Any:
         return SharedMemory(name=name, track=False)
     # Before 3.13 attaching registers the block with this process's resource tracker,
     # which, if it is not the creator's, warns of a leak and unlinks it when the worker
-    # exits. The creator tracks (and unlinks) it: attach without registering.
+    # exits. The creator tracks (and unlinks) it: attach without registering (a pool's
+    # worker runs one task at a time, so the swap is not seen by another thread).
     register = resource_tracker.register
     setattr(resource_tracker, "register", lambda name, rtype: None)  # noqa: B010
     try:
