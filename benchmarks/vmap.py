@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -267,44 +268,52 @@ def part2(B: int, repeats: int) -> None:
             ("numpy, pickled (shared=False)", data, False),
         ]
         for label, batch, shared in cases:
-            for workers in (1, 2):
-                t0 = time.perf_counter()
-                with ProcessPoolExecutor(workers) as ex:
+            with ExitStack() as stack:
+                pools, start, pids = {}, {}, {}
+                for workers in (1, 2):
+                    t0 = time.perf_counter()
+                    ex = stack.enter_context(ProcessPoolExecutor(workers))
                     warm = batch[: 64 * n_chunks]
                     map_chunks(f, warm, executor=ex, n_chunks=n_chunks, shared=shared)
-                    start = time.perf_counter() - t0
+                    start[workers] = time.perf_counter() - t0
                     # sleeping tasks reach every worker: their pids, for their CPU time
-                    pids = set(ex.map(_pid_after, [0.05] * (2 * workers)))
-                    runs, busy = [], []
-                    for _ in range(repeats):
-                        c0 = _cpu_seconds(pids)
+                    pids[workers] = set(ex.map(_pid_after, [0.05] * (2 * workers)))
+                    assert len(pids[workers]) == workers, (label, pids)
+                    pools[workers] = ex
+                runs: dict[int, list[float]] = {1: [], 2: []}
+                busy: dict[int, list[float]] = {1: [], 2: []}
+                for _ in range(repeats):  # 1 and 2 workers in turn: under the same load
+                    for workers, ex in pools.items():
+                        c0 = _cpu_seconds(pids[workers])
                         t0 = time.perf_counter()
                         out = map_chunks(f, batch, executor=ex, n_chunks=n_chunks, shared=shared)
-                        runs.append(time.perf_counter() - t0)
-                        c1 = _cpu_seconds(pids)
+                        runs[workers].append(time.perf_counter() - t0)
+                        c1 = _cpu_seconds(pids[workers])
                         if c0 is not None and c1 is not None:
-                            busy.append((c1 - c0) / runs[-1])
+                            busy[workers].append((c1 - c0) / runs[workers][-1])
                         assert np.array_equal(out, want), label
                         del out
-                assert len(pids) == workers, (label, pids)
-                t, med = min(runs), sorted(runs)[len(runs) // 2]
+            for workers in (1, 2):
+                r = runs[workers]
+                t, med = min(r), sorted(r)[len(r) // 2]
                 times[label, workers] = t
                 medians[label, workers] = med
                 rows.append(
                     [
                         label,
                         str(workers),
-                        f"{start * 1e3:.0f} ms",
+                        f"{start[workers] * 1e3:.0f} ms",
                         f"{t * 1e3:.0f} ms",
-                        f"{t * 1e3:.0f}–{max(runs) * 1e3:.0f} ms",
-                        f"{busy[runs.index(t)]:.2f}" if busy else "n/a",
+                        f"{t * 1e3:.0f}–{max(r) * 1e3:.0f} ms",
+                        f"{busy[workers][r.index(t)]:.2f}" if busy[workers] else "n/a",
                         f"{times[label, 1] / t:.2f}×",
                         f"{medians[label, 1] / med:.2f}×",
                     ]
                 )
     print(
         f"\n2. the Rosenbrock-100 gradient at B = {B} points over a process pool: "
-        f"fad.parallel.map_chunks in {n_chunks} chunks\n   (wall time over {repeats} runs; "
+        f"fad.parallel.map_chunks in {n_chunks} chunks\n   (wall time over {repeats} runs "
+        "of each, 1 and 2 workers in turn; "
         "start-up = the pool's start and a first small call; speed-up against 1 worker,\n"
         "   the same batch, chunks and mechanism; worker CPU / wall of the best run, near "
         "the number of workers\n   when they ran at once)\n"
