@@ -26,6 +26,7 @@ machines).
 from __future__ import annotations
 
 import hashlib
+import math
 import mmap
 import os
 import pickle
@@ -55,11 +56,18 @@ def _np() -> Any:
 
 
 def _is_batch(x: Any) -> bool:
-    """A leaf of the batch: a numpy array, or a list of points (not a list of subtrees)."""
+    """A leaf of the batch: a numpy array, or a list of points (numbers or lists of
+    them; not a list of arrays or of other subtrees)."""
     np = _np()
     if np is not None and isinstance(x, np.ndarray):
         return True
-    return isinstance(x, list) and not (x and isinstance(x[0], (dict, tuple)))
+    if not isinstance(x, list):
+        return False
+    while isinstance(x, list) and x:
+        x = x[0]
+    if isinstance(x, (dict, tuple, _Done)):  # (a _Done stands for an array)
+        return False
+    return not (np is not None and isinstance(x, np.ndarray))
 
 
 def _function(key: str, payload: bytes) -> Callable[..., Any]:
@@ -80,19 +88,21 @@ def _run_chunk(key: str, payload: bytes, args: tuple[Any, ...]) -> Any:
 
 
 class _Slot:
-    """Where one numpy leaf lives in a shared block: ``block[offset:]`` as ``shape``."""
+    """Where one numpy leaf lives in a shared block: ``block[offset:]`` as ``shape``
+    (C order, or, if ``last``, as ``shape[1:] + shape[:1]``: the batch axis last)."""
 
-    __slots__ = ("block", "dtype", "mapped", "offset", "shape")
+    __slots__ = ("block", "dtype", "last", "mapped", "offset", "shape")
 
     def __init__(self, block: str, offset: int, shape: tuple[int, ...], dtype: Any, mapped: bool):
         self.block, self.offset, self.shape, self.dtype = block, offset, shape, dtype
         self.mapped = mapped
+        self.last = False
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.block, self.offset, self.shape, self.dtype, self.mapped)
+        return (self.block, self.offset, self.shape, self.dtype, self.mapped, self.last)
 
     def __setstate__(self, s: tuple[Any, ...]) -> None:
-        self.block, self.offset, self.shape, self.dtype, self.mapped = s
+        self.block, self.offset, self.shape, self.dtype, self.mapped, self.last = s
 
 
 def _release(shm: Any) -> None:
@@ -129,15 +139,19 @@ def _attach(name: str) -> Any:
         setattr(resource_tracker, "register", register)  # noqa: B010
 
 
+def _array(buf: Any, slot: _Slot) -> Any:
+    """The array of ``slot`` in the buffer ``buf`` (of shape ``slot.shape``)."""
+    np = _np()
+    flat = np.frombuffer(buf, dtype=slot.dtype, count=math.prod(slot.shape), offset=slot.offset)
+    if slot.last:
+        return np.moveaxis(flat.reshape((*slot.shape[1:], slot.shape[0])), -1, 0)
+    return flat.reshape(slot.shape)
+
+
 def _view(shm: Any, slot: _Slot) -> Any:
     """The array of ``slot`` in ``shm`` (a view whose base is the block's memoryview, so
     the block cannot be closed under it)."""
-    np = _np()
-    count = 1
-    for s in slot.shape:
-        count *= s
-    flat = np.frombuffer(shm.buf, dtype=slot.dtype, count=count, offset=slot.offset)
-    return flat.reshape(slot.shape)
+    return _array(shm.buf, slot)
 
 
 def _own_mapping(shm: Any) -> Any:
@@ -536,7 +550,7 @@ def map_chunks(
     # here, so that it travels with fn and the workers never record.
     _retry_close()
     try:
-        probe = fn(*chunk(0, 1))
+        probe = fn(*chunk(0, min(n, 2)))
     except Exception as e:
         add_note = getattr(e, "add_note", None)  # Python 3.11+
         if add_note is not None:
@@ -593,41 +607,46 @@ def _map_shared(
     np = _np()
     n = job.bounds[-1][1]
 
-    def layout(items: list[tuple[Any, int]]) -> tuple[list[Any], int]:
-        """Slots in one block for the numeric arrays ``x`` of ``items``, ``x`` standing
-        for ``times`` rows like it (``x`` for the inputs, the first point's output row
-        for the outputs)."""
+    def layout(items: list[tuple[Any, tuple[int, ...]]]) -> tuple[list[Any], int]:
+        """Slots in one block for the numeric arrays ``x`` of ``items``, of ``shape``
+        (``x``'s for the inputs, ``n`` rows like the first points' for the outputs)."""
         slots: list[Any] = []
         size = 0
-        for x, times in items:
-            if (
-                isinstance(x, np.ndarray)
-                and x.ndim >= 1
-                and x.dtype.kind in "biufc"
-                and x.nbytes * times >= max(min_bytes, 1)
-            ):
-                slots.append(_Slot("", size, (x.shape[0] * times, *x.shape[1:]), x.dtype, True))
-                size += -(-x.nbytes * times // _ALIGN) * _ALIGN
+        for x, shape in items:
+            ok = isinstance(x, np.ndarray) and x.ndim >= 1 and x.dtype.kind in "biufc"
+            nbytes = x.dtype.itemsize * math.prod(shape) if ok else 0
+            if ok and nbytes >= max(min_bytes, 1):
+                slots.append(_Slot("", size, shape, x.dtype, True))
+                size += -(-nbytes // _ALIGN) * _ALIGN
             else:
                 slots.append(None)
         return slots, size
 
     user = [_in_user_block(x) if isinstance(x, np.ndarray) else None for x in job.in_leaves]
     in_slots, in_size = layout(
-        [(x, 1) if u is None else (None, 1) for x, u in zip(job.in_leaves, user, strict=True)]
+        [
+            (None if u is not None else x, getattr(x, "shape", ()))
+            for x, u in zip(job.in_leaves, user, strict=True)
+        ]
     )
     for slot, a in zip(in_slots, job.leaf_axes, strict=True):
         if slot is not None:
             slot.mapped = a is not None
     p_leaves, out_def = tree_flatten(probe, is_leaf=_is_batch)
     o_axes = _leaf_axes(probe, out_axes, "the output")
-    mapped_rows = [  # a mapped array of the first point's output: one row, n in all
-        a == 0 and getattr(x, "ndim", 0) >= 1 and len(x) == 1
+    m = min(n, 2)
+    rows = [  # a mapped array of the first points' output: m rows of it, n in all
+        a == 0 and isinstance(x, np.ndarray) and x.ndim >= 1 and len(x) == m
         for x, a in zip(p_leaves, o_axes, strict=True)
     ]
     out_slots, out_size = layout(
-        [(x if ok else None, n) for x, ok in zip(p_leaves, mapped_rows, strict=True)]
+        [(x, (n, *x.shape[1:])) if ok else (None, ()) for x, ok in zip(p_leaves, rows, strict=True)]
     )
+    for slot, x in zip(out_slots, p_leaves, strict=True):
+        # fn's rows laid out with the batch axis last in memory (as fad.vmap's are):
+        # kept so in the block, where each chunk writes runs of its points
+        if slot is not None and m == 2 and x.ndim >= 2 and not x.flags.c_contiguous:
+            slot.last = np.moveaxis(x, 0, -1).flags.c_contiguous
     del probe, p_leaves
     blocks: list[Any] = []
     try:
@@ -710,11 +729,7 @@ def _collect(
     it) where there is one, else a copy (the block is unlinked on return)."""
     np = _np()
     if own is not None and all(p is _DONE for p in parts):
-        count = 1
-        for d in slot.shape:
-            count *= d
-        arr = np.frombuffer(own, slot.dtype, count=count, offset=slot.offset)
-        return arr.reshape(slot.shape)
+        return _array(own, slot)
     view = _view(shm, slot)
     if all(p is _DONE for p in parts):
         return view.copy()

@@ -48,6 +48,14 @@ def fit(w: Any, d: Any) -> Any:
     )
 
 
+def _is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray)
+
+
+def pair_jac(v: Any) -> Any:
+    return fad.jacfwd(lambda u: [u[0] * u[1], fad.math.sin(u[0]) + u[1]])(v)
+
+
 def boom(x: Any) -> Any:
     if (x > 100.0).any():
         msg = "a point above 100"
@@ -183,6 +191,21 @@ def test_pytrees_with_mapped_and_unmapped_leaves(pool: ProcessPoolExecutor) -> N
             in_axes=({"x": None, "y": 0},),
         )
     assert got == [2.0, 4.0, 6.0]
+
+
+def test_results_keep_the_layout_of_the_call_here(pool: ProcessPoolExecutor) -> None:
+    """fad.vmap's outputs have the batch axis last in memory; the shared output block
+    keeps that layout (each chunk writes runs of its points), for 2-D and 3-D leaves."""
+    X = np.random.default_rng(7).normal(size=(9, 2))
+    for fn, Y in [(fad.vmap(pair_jac), X), (fad.vmap(loss_grad), np.column_stack([X, X[:, 0]]))]:
+        want = fn(Y)
+        got = map_chunks(fn, Y, executor=pool, n_chunks=4, shared=True)
+        assert type(got) is type(want)
+        got_leaves, want_leaves = (fad.tree.tree_leaves(t, is_leaf=_is_array) for t in (got, want))
+        assert len(got_leaves) == len(want_leaves) >= 1
+        for g, w in zip(got_leaves, want_leaves, strict=True):
+            assert np.array_equal(g, w)
+            assert g.strides == w.strides
 
 
 def test_lists_and_small_batches(pool: ProcessPoolExecutor) -> None:
