@@ -216,6 +216,26 @@ def _pid_after(delay: float) -> int:  # module level: run by the pool's workers
     return os.getpid()
 
 
+def _spin(n: int) -> int:  # module level: a control task of pure Python, no memory
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+def _control(repeats: int) -> float:
+    """The speed-up of 2 workers over 1 on two equal pure-Python tasks: what the machine
+    offers right now (2 when two cores are free)."""
+    best_of = {}
+    for workers in (1, 2):
+        with ProcessPoolExecutor(workers) as ex:
+            list(ex.map(_spin, [10] * workers))
+            best_of[workers] = best(
+                lambda ex=ex: list(ex.map(_spin, [2_000_000] * 2)), repeats, time.perf_counter
+            )
+    return best_of[1] / best_of[2]
+
+
 def _cpu_seconds(pids: set[int]) -> float | None:
     """User + system CPU time of the processes ``pids`` so far (Linux ``/proc``)."""
     total = 0
@@ -237,6 +257,7 @@ def part2(B: int, repeats: int) -> None:
     f = fad.vmap(rosen_grad)
     n_chunks = max(4, B // 6250)  # chunks of ~6000 points: their columns stay in cache
     bounds = [(i * B // n_chunks, (i + 1) * B // n_chunks) for i in range(n_chunks)]
+    control_before = _control(repeats)
     want = f(data)  # records the program (in this process, then pickled with f)
     here = [
         best(lambda: f(data), repeats, time.perf_counter),
@@ -320,7 +341,12 @@ def part2(B: int, repeats: int) -> None:
     )
     table(rows)
     print(
-        f"\n   in this process, no pool: one call on the batch {here[0] * 1e3:.0f} ms, "
+        f"\n   control: 2 workers against 1 on two equal pure-Python tasks, "
+        f"{control_before:.2f}× before and {_control(repeats):.2f}× after (2× when two "
+        "cores are free)"
+    )
+    print(
+        f"   in this process, no pool: one call on the batch {here[0] * 1e3:.0f} ms, "
         f"the same {n_chunks} chunks in turn, joined {here[1] * 1e3:.0f} ms (best of {repeats})"
     )
 
