@@ -3,7 +3,7 @@
 :func:`map_chunks` cuts the batch (numpy arrays or lists, along axis 0) into
 ``n_chunks`` contiguous chunks, submits ``fn`` once per chunk to an executor with the
 ``concurrent.futures`` interface, and joins the results in order. ``fn`` is usually a
-:func:`fad.vmap` (or ``fad.jit(fad.vmap(...))``): it is run here on the first point
+:func:`fad.vmap` (or ``fad.jit(fad.vmap(...))``): it is run here on the first two points
 (to learn the output's structure, shapes and dtypes, and to record its program), then
 pickled once, as bytes, with the numpy programs it has recorded; each worker unpickles
 it once and keeps it (keyed by those bytes), so every chunk a worker runs reuses the
@@ -275,7 +275,7 @@ def _run_shared(
     """One chunk in a worker: inputs mapped from shared blocks, results written to one.
 
     ``args`` holds a :class:`_Slot` in place of each shared leaf; ``out_slots`` has one
-    entry per leaf of the first point's result: a slot to write it into, ``"skip"`` (a
+    entry per leaf of the first points' result: a slot to write it into, ``"skip"`` (a
     leaf that only the first chunk returns) or ``None`` (return it). Returns the result
     with :data:`_DONE` in place of the leaves written or skipped."""
     fn = _function(key, payload)
@@ -316,7 +316,7 @@ def _run_shared(
                 ):
                     target[...] = leaf
                     got[i] = _DONE
-                del target  # else another shape or dtype than the first point's: pickled
+                del target  # else another shape or dtype than the first points': pickled
         return tree_unflatten(got_def, got)
     finally:
         for shm in blocks.values():
@@ -477,10 +477,11 @@ def map_chunks(
         shared: whether numpy leaves go through shared memory. ``None``: on a
             ``ProcessPoolExecutor``, for numeric arrays of 64 KiB or more. ``True``:
             every numeric array (for executors whose workers run on this machine).
-            ``False``: by pickle.
+            ``False``: by pickle. A ``ThreadPoolExecutor`` shares the arrays anyway.
 
     Returns:
-        The chunks' results joined in order along axis 0.
+        The chunks' results joined in order along axis 0 (through shared memory, a
+        numpy output is the output block itself, mapped again for the caller).
 
     Raises:
         ValueError: for mapped leaves of different lengths, ``in_axes`` or
@@ -546,7 +547,7 @@ def map_chunks(
     auto = shared is None
     use_shared = isinstance(executor, ProcessPoolExecutor) if auto else bool(shared)
     use_shared = use_shared and np is not None
-    # The first point in this process: the output's structure, and the program recorded
+    # The first points in this process: the output's structure, and the program recorded
     # here, so that it travels with fn and the workers never record.
     _retry_close()
     try:
@@ -555,8 +556,8 @@ def map_chunks(
         add_note = getattr(e, "add_note", None)  # Python 3.11+
         if add_note is not None:
             add_note(
-                "fad.parallel.map_chunks: raised by fn on the first point, run in this "
-                "process to learn the output's structure before the chunks are sent."
+                "fad.parallel.map_chunks: raised by fn on the first two points, run in "
+                "this process to learn the output's structure before the chunks are sent."
             )
         raise
     try:
@@ -690,7 +691,7 @@ def _map_shared(
             if r_def != out_def:
                 msg = (
                     f"fad.parallel.map_chunks: fn returned {r_def} on chunk {c} but "
-                    f"{out_def} on the first point; it must return the same structure "
+                    f"{out_def} on the first points; it must return the same structure "
                     "for every chunk."
                 )
                 raise ValueError(msg)
