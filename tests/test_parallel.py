@@ -158,6 +158,23 @@ def test_a_shared_array_is_not_copied(pool: ProcessPoolExecutor, created: list[s
         pass
 
 
+def test_without_dev_shm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where blocks are not files of /dev/shm: the workers write through their mapping,
+    and the result is a copy out of the output block."""
+    import multiprocessing
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the workers must inherit the patched module")
+    monkeypatch.setattr(parallel, "_open_block", lambda name: -1)
+    monkeypatch.setattr(parallel, "_own_mapping", lambda shm: None)
+    X = np.random.default_rng(11).normal(size=(5000, 3))
+    with ProcessPoolExecutor(2) as ex:
+        got = map_chunks(F, X, executor=ex, n_chunks=3)
+    assert got.base is None  # a copy, not the block
+    assert np.array_equal(got, F(X))
+    assert not parallel._unclosed
+
+
 def test_pytrees_with_mapped_and_unmapped_leaves(pool: ProcessPoolExecutor) -> None:
     rng = np.random.default_rng(3)
     w = [0.5, -1.5]
