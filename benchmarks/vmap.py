@@ -216,6 +216,11 @@ def _pid_after(delay: float) -> int:  # module level: run by the pool's workers
     return os.getpid()
 
 
+def _median(xs: list[float]) -> float:
+    ys = sorted(xs)
+    return (ys[(len(ys) - 1) // 2] + ys[len(ys) // 2]) / 2
+
+
 def _spin(n: int) -> int:  # module level: a control task of pure Python, no memory
     s = 0
     for i in range(n):
@@ -277,6 +282,7 @@ def part2(B: int, repeats: int) -> None:
             "worker CPU / wall",
             "speed-up: best",
             "median",
+            "paired",
         ]
     ]
     times: dict[tuple[str, int], float] = {}
@@ -329,6 +335,7 @@ def part2(B: int, repeats: int) -> None:
                         f"{busy[workers][r.index(t)]:.2f}" if busy[workers] else "n/a",
                         f"{times[label, 1] / t:.2f}×",
                         f"{medians[label, 1] / med:.2f}×",
+                        f"{_median([a / b for a, b in zip(runs[1], r, strict=True)]):.2f}×",
                     ]
                 )
     print(
@@ -336,8 +343,9 @@ def part2(B: int, repeats: int) -> None:
         f"fad.parallel.map_chunks in {n_chunks} chunks\n   (wall time over {repeats} runs "
         "of each, 1 and 2 workers in turn; "
         "start-up = the pool's start and a first small call; speed-up against 1 worker,\n"
-        "   the same batch, chunks and mechanism; worker CPU / wall of the best run, near "
-        "the number of workers\n   when they ran at once)\n"
+        "   the same batch, chunks and mechanism: of the best runs, of the medians, and the "
+        "median of the ratios\n   of runs made one after the other; worker CPU / wall of "
+        "the best run, near the number of workers\n   when they ran at once)\n"
     )
     table(rows)
     print(
