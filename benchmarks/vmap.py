@@ -221,6 +221,15 @@ def _median(xs: list[float]) -> float:
     return (ys[(len(ys) - 1) // 2] + ys[len(ys) // 2]) / 2
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes: forked, unless JAX (multithreaded, so unsafe to
+    fork) is loaded here (part 1), then from a fork server."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver") if "jax" in sys.modules else None
+    return ProcessPoolExecutor(workers, mp_context=ctx)
+
+
 def _spin(n: int) -> int:  # module level: a control task of pure Python, no memory
     s = 0
     for i in range(n):
@@ -233,7 +242,7 @@ def _control(repeats: int) -> float:
     offers right now (2 when two cores are free)."""
     best_of = {}
     for workers in (1, 2):
-        with ProcessPoolExecutor(workers) as ex:
+        with _pool(workers) as ex:
             list(ex.map(_spin, [10] * workers))
             best_of[workers] = best(
                 lambda ex=ex: list(ex.map(_spin, [2_000_000] * 2)), repeats, time.perf_counter
@@ -299,7 +308,7 @@ def part2(B: int, repeats: int) -> None:
                 pools, start, pids = {}, {}, {}
                 for workers in (1, 2):
                     t0 = time.perf_counter()
-                    ex = stack.enter_context(ProcessPoolExecutor(workers))
+                    ex = stack.enter_context(_pool(workers))
                     warm = batch[: 64 * n_chunks]
                     map_chunks(f, warm, executor=ex, n_chunks=n_chunks, shared=shared)
                     start[workers] = time.perf_counter() - t0
