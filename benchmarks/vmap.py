@@ -13,9 +13,11 @@ pool).
    over a Python loop of ``fad.jit(fad.grad(f))`` (timed on a sample of the points).
    ``jax.jit(jax.vmap(jax.grad(f)))`` beside it when JAX is installed.
 2. 10⁵ points of the Rosenbrock gradient split over a process pool
-   (``fad.parallel.map_chunks``): one worker against two, after start-up (start-up,
-   the first call with the pool's spawn and the recording in the workers, reported
-   apart).
+   (``fad.parallel.map_chunks``, the same chunks for one worker and for two): one
+   worker against two, after start-up (the pool's start and a first small call,
+   reported apart), for a batch already in shared memory, a numpy batch copied into
+   it, and a pickled one; with the workers' CPU time over the wall time, which shows
+   whether two really ran at once.
 3. ``fad.jacrev`` of a jitted 100 → 100 map (each output reads 3 inputs): the folded
    float program (every row in one run, seeds as constants), the numpy sweep (the
    recorded VJP once on arrays of 100 seeds), the ordinary path (a tape pullback per
@@ -26,10 +28,12 @@ pool).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -210,29 +214,161 @@ def part1(B: int, sample: int, repeats: int) -> None:
     table(jrows)
 
 
-def part2(B: int, repeats: int) -> None:
-    rng = np.random.default_rng(1)
-    X = rng.uniform(-1.0, 1.0, size=(B, 100))
-    f = fad.vmap(rosen_grad)
-    rows = [["workers", "start-up (first call)", "run", "speed-up"]]
-    times = {}
+def _pid_after(delay: float) -> int:  # module level: run by the pool's workers
+    time.sleep(delay)
+    return os.getpid()
+
+
+def _median(xs: list[float]) -> float:
+    ys = sorted(xs)
+    return (ys[(len(ys) - 1) // 2] + ys[len(ys) // 2]) / 2
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes: forked, unless JAX (multithreaded, so unsafe to
+    fork) is loaded here (part 1), then from a fork server."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver") if "jax" in sys.modules else None
+    return ProcessPoolExecutor(workers, mp_context=ctx)
+
+
+def _spin(n: int) -> int:  # module level: a control task of pure Python, no memory
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+def _control(repeats: int) -> float:
+    """The speed-up of 2 workers over 1 on two equal pure-Python tasks: what the machine
+    offers right now (2 when two cores are free)."""
+    best_of = {}
     for workers in (1, 2):
-        with ProcessPoolExecutor(workers) as ex:
-            t0 = time.perf_counter()
-            map_chunks(f, X[: 2 * workers], executor=ex, n_chunks=2 * workers)  # spawn, record
-            start = time.perf_counter() - t0
-            t = best(
-                lambda ex=ex: map_chunks(f, X, executor=ex, n_chunks=2), repeats, time.perf_counter
+        with _pool(workers) as ex:
+            list(ex.map(_spin, [10] * workers))
+            best_of[workers] = best(
+                lambda ex=ex: list(ex.map(_spin, [2_000_000] * 2)), repeats, time.perf_counter
             )
-        times[workers] = t
-        rows.append(
-            [str(workers), f"{start * 1e3:.0f} ms", f"{t * 1e3:.0f} ms", f"{times[1] / t:.2f}×"]
-        )
+    return best_of[1] / best_of[2]
+
+
+def _cpu_seconds(pids: set[int]) -> float | None:
+    """User + system CPU time of the processes ``pids`` so far (Linux ``/proc``)."""
+    total = 0
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def part2(B: int, repeats: int) -> None:
+    from fad.parallel import shared_array
+
+    rng = np.random.default_rng(1)
+    data = rng.uniform(-1.0, 1.0, size=(B, 100))
+    f = fad.vmap(rosen_grad)
+    n_chunks = max(4, B // 6250)  # chunks of ~6000 points: their columns stay in cache
+    bounds = [(i * B // n_chunks, (i + 1) * B // n_chunks) for i in range(n_chunks)]
+    control_before = _control(repeats)
+    want = f(data)  # records the program (in this process, then pickled with f)
+    here = [
+        best(lambda: f(data), repeats, time.perf_counter),
+        best(
+            lambda: np.concatenate([f(data[lo:hi]) for lo, hi in bounds]),
+            repeats,
+            time.perf_counter,
+        ),
+    ]
+    rows = [
+        [
+            "batch",
+            "workers",
+            "start-up",
+            "run: best",
+            "run: spread",
+            "worker CPU / wall",
+            "speed-up: best",
+            "median",
+            "paired",
+        ]
+    ]
+    times: dict[tuple[str, int], float] = {}
+    medians: dict[tuple[str, int], float] = {}
+    with shared_array(data.shape) as X:
+        X[...] = data
+        cases: list[tuple[str, Any, bool | None]] = [
+            ("in a shared_array (not copied)", X, None),
+            ("numpy, copied to shared memory", data, None),
+            ("numpy, pickled (shared=False)", data, False),
+        ]
+        for label, batch, shared in cases:
+            with ExitStack() as stack:
+                pools, start, pids = {}, {}, {}
+                for workers in (1, 2):
+                    t0 = time.perf_counter()
+                    ex = stack.enter_context(_pool(workers))
+                    warm = batch[: 64 * n_chunks]
+                    map_chunks(f, warm, executor=ex, n_chunks=n_chunks, shared=shared)
+                    start[workers] = time.perf_counter() - t0
+                    # sleeping tasks reach every worker: their pids, for their CPU time
+                    pids[workers] = set(ex.map(_pid_after, [0.05] * (2 * workers)))
+                    assert len(pids[workers]) == workers, (label, pids)
+                    pools[workers] = ex
+                runs: dict[int, list[float]] = {1: [], 2: []}
+                busy: dict[int, list[float]] = {1: [], 2: []}
+                for _ in range(repeats):  # 1 and 2 workers in turn: under the same load
+                    for workers, ex in pools.items():
+                        c0 = _cpu_seconds(pids[workers])
+                        t0 = time.perf_counter()
+                        out = map_chunks(f, batch, executor=ex, n_chunks=n_chunks, shared=shared)
+                        runs[workers].append(time.perf_counter() - t0)
+                        c1 = _cpu_seconds(pids[workers])
+                        if c0 is not None and c1 is not None:
+                            busy[workers].append((c1 - c0) / runs[workers][-1])
+                        assert np.array_equal(out, want), label
+                        del out
+            for workers in (1, 2):
+                r = runs[workers]
+                t, med = min(r), sorted(r)[len(r) // 2]
+                times[label, workers] = t
+                medians[label, workers] = med
+                rows.append(
+                    [
+                        label,
+                        str(workers),
+                        f"{start[workers] * 1e3:.0f} ms",
+                        f"{t * 1e3:.0f} ms",
+                        f"{t * 1e3:.0f}–{max(r) * 1e3:.0f} ms",
+                        f"{busy[workers][r.index(t)]:.2f}" if busy[workers] else "n/a",
+                        f"{times[label, 1] / t:.2f}×",
+                        f"{medians[label, 1] / med:.2f}×",
+                        f"{_median([a / b for a, b in zip(runs[1], r, strict=True)]):.2f}×",
+                    ]
+                )
     print(
-        f"\n2. the Rosenbrock-100 gradient at B = {B} points over a process pool "
-        f"(wall time, best of {repeats})\n"
+        f"\n2. the Rosenbrock-100 gradient at B = {B} points over a process pool: "
+        f"fad.parallel.map_chunks in {n_chunks} chunks\n   (wall time over {repeats} runs "
+        "of each, 1 and 2 workers in turn; "
+        "start-up = the pool's start and a first small call; speed-up against 1 worker,\n"
+        "   the same batch, chunks and mechanism: of the best runs, of the medians, and the "
+        "median of the ratios\n   of runs made one after the other; worker CPU / wall of "
+        "the best run, near the number of workers\n   when they ran at once)\n"
     )
     table(rows)
+    print(
+        f"\n   control: 2 workers against 1 on two equal pure-Python tasks, "
+        f"{control_before:.2f}× before and {_control(repeats):.2f}× after (2× when two "
+        "cores are free)"
+    )
+    print(
+        f"   in this process, no pool: one call on the batch {here[0] * 1e3:.0f} ms, "
+        f"the same {n_chunks} chunks in turn, joined {here[1] * 1e3:.0f} ms (best of {repeats})"
+    )
 
 
 def dense100(v: Any) -> Any:
