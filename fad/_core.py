@@ -380,12 +380,26 @@ def bind(prim: Primitive, *args: Any) -> Any:
     Beside tracers, a float subclass (``np.float64``) is made a float, so that the
     tracers' rules and fast paths see the types they expect.
     """
-    for arg in args:  # plain floats and ints, the common case, without a call
+    # The common cases without a call: plain numbers, and tracers of known types whose
+    # levels decide; anything else (a new type, a number subclass, two kinds at one
+    # level) takes the full search of top_tracer, which also raises its errors.
+    top: type | None = None
+    level = -1
+    for arg in args:
         t = type(arg)
-        if t is not float and t is not int:
+        if t is float or t is int:
+            continue
+        if _is_tracer_type.get(t) is not True:
+            break
+        arg_level = arg.level
+        if arg_level > level:
+            top, level = t, arg_level
+        elif arg_level == level and t is not top:
             break
     else:
-        return prim.impl(*args)
+        if top is None:
+            return prim.impl(*args)
+        return top.apply(prim, args, level)  # type: ignore[attr-defined]
     try:
         top, level, float_like = top_tracer(args, prim)
     except ArrayArgumentError:  # ``x * ndarray``: the primitive at each element

@@ -296,7 +296,7 @@ class TapeCodual(TracerBase):
                 partials = prim.partials
                 if partials is None:
                     return ans
-                return a.tape.push(ans, a.index, partials[0](ans, x))
+                return _push1(a.tape, ans, a.index, partials[0](ans, x))
         tape: Any = None
         primals = []  # a loop, not a comprehension: see below
         for a in args:
@@ -382,6 +382,12 @@ def push(tape, primal, parent1, d1, parent2=NO_PARENT, d2=0.0, more=()):
     ):  # a partial closing over a tracer (fad.primitive), even of a float value
         tape._numeric = False
 {_record(4, "primal", "parent1", "d1", "parent2", "d2")}
+
+
+def push1(tape, primal, parent1, d1):  # one parent: the unary fast path of ``apply``
+    if tape._numeric and not (type(d1) is float or type(d1) is int):
+        tape._numeric = False
+{_record(4, "primal", "parent1", "d1", "NO_PARENT", "0.0")}
 """
 
 # The fast paths: derived from the registry like ``apply`` (the same impl and partial
@@ -435,6 +441,7 @@ def fast_binary(prim, impl, d0, d1, c0, c1):
 _made: dict[str, Any] = {"NO_PARENT": NO_PARENT, "TapeCodual": TapeCodual, "bind": bind}
 exec(compile(_PUSH, "<fad.tracers.tape: _RECORD>", "exec"), _made)
 Tape.push = _made["push"]
+_push1 = _made["push1"]
 
 
 class _Probe:
