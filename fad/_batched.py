@@ -44,7 +44,7 @@ from typing import Any
 from fad._core import check_live, finish, new_level
 from fad._emit import FLOAT_TABLE, GuardFailed, Program, emit
 from fad._ir import IR, fold_seeds, schedule, simplify
-from fad._jit import Jitted
+from fad._jit import Jitted, flat_float_key
 from fad._vmap import Vmapped
 from fad.tracers.recorder import Recording
 from fad.tree import PyTreeDef, tree_flatten, tree_unflatten
@@ -206,24 +206,7 @@ class BatchedJacobian:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             return self._generic(args, kwargs)
-        # The common case without the pytree plumbing (as fad.jit's): floats and flat
-        # lists or tuples of floats; comparing a large PyTreeDef costs more than the run.
-        key: Any = None
-        leaves: list[Any] = []
-        parts: list[Any] = []
-        a: Any
-        for a in args:
-            t = type(a)
-            if t is float:
-                leaves.append(a)
-                parts.append(t)
-            elif (t is list or t is tuple) and a and set(map(type, a)) == _FLOAT_SET:
-                leaves.extend(a)
-                parts.append((t, len(a)))
-            else:
-                break
-        else:
-            key = tuple(parts)
+        key, leaves = flat_float_key(args, empty=False)  # as fad.jit's calls
         if key is None:
             leaves, a_def = tree_flatten(args)
             if not all(type(x) is float for x in leaves):
@@ -376,7 +359,6 @@ class BatchedJacobian:
 
 
 _LIST = tree_flatten([0.0])[1].kind
-_FLOAT_SET = {float}
 _FAILED: Any = object()
 _NONFINITE: Any = object()
 

@@ -20,13 +20,23 @@ from __future__ import annotations
 
 import contextlib
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fad import _primitives as _P
 from fad._core import Primitive
 
-__all__ = ["COMPARISONS", "IR", "Guard", "fold_seeds", "schedule", "simplify", "var_name"]
+__all__ = [
+    "COMPARISONS",
+    "IR",
+    "Guard",
+    "demand_order",
+    "fold_seeds",
+    "reorder",
+    "schedule",
+    "simplify",
+    "var_name",
+]
 
 
 def _truth(x: Any) -> bool:
@@ -359,23 +369,18 @@ def _compact(
     )
 
 
-def schedule(ir: IR) -> IR:
-    """The same program with each equation moved as late as its first use allows.
+def demand_order(ir: IR, roots: Iterable[int]) -> list[int]:
+    """The equations ``roots`` (indices, demanded in turn) need, each after its arguments.
 
-    Equations are emitted on demand: each guard's predicate (in the recorded order of
-    the guards), then each output, preceded by whatever it needs that is not yet
-    computed. A value is then computed close to its uses, so few values stay alive
-    for long: in a recorded gradient, the forward values an input's adjoint needs
-    are computed right before it, not all in a first pass. Nothing moves before a
-    guard that came after it, and the result of every equation is the same, so the
-    program computes the very same numbers. Dead equations are dropped on the way.
+    A depth-first order on demand: an equation comes right after the last of its
+    arguments not yet computed, its first argument's first; equations no root needs
+    are left out.
     """
     n_in = ir.n_inputs
     args = ir.args
     done = bytearray(len(ir.prims))
     order: list[int] = []
-
-    def demand(root: int) -> None:
+    for root in roots:
         stack = [root]
         while stack:
             i = stack[-1]
@@ -392,12 +397,13 @@ def schedule(ir: IR) -> IR:
                 done[i] = 1
                 order.append(i)
                 stack.pop()
+    return order
 
-    for g in sorted(ir.guards, key=lambda g: g.var):
-        demand(g.var - n_in)
-    for a in ir.outputs:
-        if a >= n_in:
-            demand(a - n_in)
+
+def reorder(ir: IR, order: Sequence[int]) -> IR:
+    """``ir`` with its equations in ``order`` (indices; one that is left out is dropped)."""
+    n_in = ir.n_inputs
+    args = ir.args
     new_var = list(range(n_in)) + [0] * len(ir.prims)
     for k, i in enumerate(order):
         new_var[n_in + i] = n_in + k
@@ -414,6 +420,23 @@ def schedule(ir: IR) -> IR:
         [remap(a) for a in ir.outputs],
         [Guard(new_var[g.var], g.outcome, g.where) for g in ir.guards],
     )
+
+
+def schedule(ir: IR) -> IR:
+    """The same program with each equation moved as late as its first use allows.
+
+    Equations are emitted on demand: each guard's predicate (in the recorded order of
+    the guards), then each output, preceded by whatever it needs that is not yet
+    computed. A value is then computed close to its uses, so few values stay alive
+    for long: in a recorded gradient, the forward values an input's adjoint needs
+    are computed right before it, not all in a first pass. Nothing moves before a
+    guard that came after it, and the result of every equation is the same, so the
+    program computes the very same numbers. Dead equations are dropped on the way.
+    """
+    n_in = ir.n_inputs
+    roots = [g.var - n_in for g in sorted(ir.guards, key=lambda g: g.var)]
+    roots += [a - n_in for a in ir.outputs if a >= n_in]
+    return reorder(ir, demand_order(ir, roots))
 
 
 # --- seeds as constants -----------------------------------------------------------------

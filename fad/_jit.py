@@ -157,6 +157,28 @@ def _merge(
     return args, kwargs
 
 
+def flat_float_key(args: tuple[Any, ...], empty: bool = True) -> tuple[Any, list[Any]]:
+    """``(key, leaves)`` of ``args`` made of floats and flat lists or tuples of floats.
+
+    The common call without the pytree plumbing (comparing a large PyTreeDef costs
+    more than the run): the key is the arguments' types and lengths. ``(None, …)``
+    when an argument is anything else (or an empty list, unless ``empty``).
+    """
+    leaves: list[Any] = []
+    parts: list[Any] = []
+    for a in args:
+        t = type(a)
+        if t is float:
+            leaves.append(a)
+            parts.append(t)
+        elif (t is list or t is tuple) and (set(map(type, a)) == _FLOAT_SET if a else empty):
+            leaves.extend(a)
+            parts.append((t, len(a)))
+        else:
+            return None, leaves
+    return tuple(parts), leaves
+
+
 class Jitted(Generic[P, R]):
     """A function recorded once per input structure and run as emitted Python.
 
@@ -208,23 +230,7 @@ class Jitted(Generic[P, R]):
         generic = False
         static: tuple[Any, ...] = ()
         if not kwargs and not self._has_static:
-            # The common case without the pytree plumbing: floats and flat lists or
-            # tuples of floats (comparing a large PyTreeDef costs more than the run).
-            leaves: list[Any] = []
-            parts: list[Any] = []
-            a: Any
-            for a in args:
-                t = type(a)
-                if t is float:
-                    leaves.append(a)
-                    parts.append(t)
-                elif (t is list or t is tuple) and (not a or set(map(type, a)) == _FLOAT_SET):
-                    leaves.extend(a)
-                    parts.append((t, len(a)))
-                else:
-                    break
-            else:
-                key = tuple(parts)
+            key, leaves = flat_float_key(args)
         if key is None:
             dyn, dyn_kw, static = _split(args, kwargs, self.static_argnums, self.static_argnames)
             leaves, treedef = tree_flatten((dyn, dyn_kw))

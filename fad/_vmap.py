@@ -43,7 +43,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from fad._core import check_live, is_tracer, new_level
 from fad._emit import Program, emit
-from fad._ir import IR, Guard
+from fad._ir import IR, demand_order, reorder
 from fad._jit import Jitted, Specialization, _with_all_leaves
 from fad.tracers.recorder import Recording
 from fad.tree import (
@@ -577,31 +577,7 @@ def _schedule_batched(ir: IR) -> IR:
     n_in = ir.n_inputs
     args = ir.args
     n_eq = len(ir.prims)
-    done = bytearray(n_eq)
-    order: list[int] = []
-
-    def demand(root: int) -> None:
-        stack = [root]
-        while stack:
-            i = stack[-1]
-            if done[i]:
-                stack.pop()
-                continue
-            ready = True
-            for a in reversed(args[i]):  # the first argument on top: computed first
-                j = a - n_in
-                if j >= 0 and not done[j]:
-                    stack.append(j)
-                    ready = False
-            if ready:
-                done[i] = 1
-                order.append(i)
-                stack.pop()
-
-    for a in ir.outputs:
-        if a >= n_in:
-            demand(a - n_in)
-    by_outputs = order
+    by_outputs = demand_order(ir, [a - n_in for a in ir.outputs if a >= n_in])
     pos = {i: k for k, i in enumerate(by_outputs)}
     # where each equation's last needed equation of `by_outputs` is (-1: none)
     anchor = [-1] * n_eq
@@ -613,30 +589,11 @@ def _schedule_batched(ir: IR) -> IR:
     after: dict[int, list[int]] = {}
     for guard in sorted(ir.guards, key=lambda g: g.var):
         after.setdefault(anchor[guard.var - n_in], []).append(guard.var - n_in)
-    done = bytearray(n_eq)
-    order = []
-    for j in after.get(-1, ()):
-        demand(j)
+    roots = list(after.get(-1, ()))
     for k, i in enumerate(by_outputs):
-        demand(i)
-        for j in after.get(k, ()):
-            demand(j)
-    new_var = list(range(n_in)) + [0] * n_eq
-    for k, i in enumerate(order):
-        new_var[n_in + i] = n_in + k
-
-    def remap(a: int) -> int:
-        return new_var[a] if a >= 0 else a
-
-    return IR(
-        n_in,
-        [ir.prims[i] for i in order],
-        [tuple([remap(a) for a in args[i]]) for i in order],
-        list(ir.types[:n_in]) + [ir.types[n_in + i] for i in order],
-        ir.consts,
-        [remap(a) for a in ir.outputs],
-        [Guard(new_var[g.var], g.outcome, g.where) for g in ir.guards],
-    )
+        roots.append(i)
+        roots.extend(after.get(k, ()))
+    return reorder(ir, demand_order(ir, roots))
 
 
 def _is_power_of_two(c: float) -> bool:
