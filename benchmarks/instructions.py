@@ -45,9 +45,8 @@ for _ in range({calls}):
 """
 
 
-def count(n: int, mode: str, workload: str, calls: int) -> int:
-    """Instructions executed by the child process (callgrind's total)."""
-    code = CHILD.format(root=str(ROOT), n=n, mode=mode, workload=workload, calls=calls)
+def callgrind(code: str) -> int:
+    """Instructions executed by a child Python running ``code`` (callgrind's total)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [
@@ -69,6 +68,11 @@ def count(n: int, mode: str, workload: str, calls: int) -> int:
         msg = f"no instruction count in valgrind's output:\n{out.stderr[-2000:]}"
         raise RuntimeError(msg)
     return int(found.group(1).replace(",", ""))
+
+
+def count(n: int, mode: str, workload: str, calls: int) -> int:
+    """Instructions executed by the child process of the workload's gradient."""
+    return callgrind(CHILD.format(root=str(ROOT), n=n, mode=mode, workload=workload, calls=calls))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,32 +132,13 @@ for _ in range({n}):
 def instructions(stmt: str, n: int = 50_000) -> float:
     """Instructions per execution of ``stmt`` under callgrind (runs of n and 2n, less the
     same loop of ``pass``): a figure the machine's load does not move."""
-    import re
-    import subprocess
-    import tempfile
+    from benchmarks.instructions import callgrind
 
-    def total(s: str, k: int) -> int:
-        code = _CHILD.format(root=str(Path(__file__).resolve().parent.parent), n=k, stmt=s)
-        with tempfile.TemporaryDirectory() as tmp:
-            out = subprocess.run(
-                [
-                    "valgrind",
-                    "--tool=callgrind",
-                    f"--callgrind-out-file={tmp}/out",
-                    sys.executable,
-                    "-c",
-                    code,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-        found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
-        assert found is not None, out.stderr[-2000:]
-        return int(found.group(1))
+    root = str(Path(__file__).resolve().parent.parent)
 
     def per(s: str) -> float:
-        return (total(s, 2 * n) - total(s, n)) / n
+        runs = [callgrind(_CHILD.format(root=root, n=k, stmt=s)) for k in (n, 2 * n)]
+        return (runs[1] - runs[0]) / n
 
     return per(stmt) - per("pass")
 
