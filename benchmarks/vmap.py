@@ -477,20 +477,15 @@ def main() -> None:
     ap.add_argument("--part", type=int, action="append", choices=(1, 2, 3), help="only these")
     a = ap.parse_args()
     parts = set(a.part or (1, 2, 3))
-    if a.quick:
-        if 1 in parts:
-            part1(2000, 50, 2)
-        if 2 in parts:
-            part2(20_000, 2)
-        if 3 in parts:
-            part3(3)
-    else:
-        if 1 in parts:
-            part1(10_000, 200, 5)
-        if 2 in parts:
-            part2(100_000, 3)
-        if 3 in parts:
-            part3(7)
+    # part -> (the function, its arguments for a full run, for a --quick one)
+    runs: dict[int, tuple[Callable[..., None], tuple[int, ...], tuple[int, ...]]] = {
+        1: (part1, (10_000, 200, 5), (2000, 50, 2)),
+        2: (part2, (100_000, 3), (20_000, 2)),
+        3: (part3, (7,), (3,)),
+    }
+    for k, (run, full, quick) in runs.items():
+        if k in parts:
+            run(*(quick if a.quick else full))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import mmap
 import os
 import pickle
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
@@ -491,6 +491,20 @@ def _gather(futures: list[Future[Any]], bounds: list[tuple[int, int]]) -> list[A
 # the call
 
 
+def _new_block(size: int, slots: Sequence[Any], blocks: list[Any]) -> Any:
+    """A new shared block of ``size`` bytes (None for 0), named in ``slots``, in ``blocks``."""
+    from multiprocessing.shared_memory import SharedMemory
+
+    if not size:
+        return None
+    shm = SharedMemory(create=True, size=size)
+    blocks.append(shm)
+    for slot in slots:
+        if slot is not None:
+            slot.block = shm.name
+    return shm
+
+
 def map_chunks(
     fn: Callable[..., Any],
     *batches: Any,
@@ -645,8 +659,6 @@ class _Job:
 def _map_shared(
     job: _Job, probe: Any, executor: Executor, out_axes: AxisSpec, min_bytes: int
 ) -> Any:
-    from multiprocessing.shared_memory import SharedMemory
-
     np = _np()
     n = job.bounds[-1][1]
 
@@ -693,23 +705,12 @@ def _map_shared(
     del probe, p_leaves
     blocks: list[Any] = []
     try:
-        shm_in = shm_out = None
-        if in_size:
-            shm_in = SharedMemory(create=True, size=in_size)
-            blocks.append(shm_in)
-            for slot in in_slots:
-                if slot is not None:
-                    slot.block = shm_in.name
+        shm_in = _new_block(in_size, in_slots, blocks)
         for i, u in enumerate(user):  # in a block of shared_array already: no copy
             if u is not None:
                 u.mapped = job.leaf_axes[i] is not None
                 in_slots[i] = u
-        if out_size:
-            shm_out = SharedMemory(create=True, size=out_size)
-            blocks.append(shm_out)
-            for slot in out_slots:
-                if slot is not None:
-                    slot.block = shm_out.name
+        shm_out = _new_block(out_size, out_slots, blocks)
         futures = []
         for c, (lo, hi) in enumerate(job.bounds):
             sent = []
