@@ -14,8 +14,15 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from fad._core import is_tracer
-from fad.tree import PyTreeDef, _leaf_hint, tree_flatten, tree_flatten_with_path, tree_map
+from fad._core import check_live, finish, is_tracer
+from fad.tree import (
+    PyTreeDef,
+    _leaf_hint,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_map,
+    tree_unflatten,
+)
 
 Mode = str | type | None
 """``mode=``: ``"tape"`` (default), ``"memo"``, ``"naive"``, a tracer class, or ``None``."""
@@ -186,6 +193,30 @@ def _split_aux(out: Any, has_aux: bool, fname: str) -> tuple[Any, Any]:
         )
         raise TypeError(msg)
     return out[0], out[1]
+
+
+def _call_at_level(
+    fun: Callable[..., Any],
+    p_def: PyTreeDef,
+    inputs: Sequence[Any],
+    level: int,
+    has_aux: bool,
+    fname: str,
+) -> tuple[list[Any], PyTreeDef, Any]:
+    """``fun`` on the tracers ``inputs`` of ``level``: its output leaves, treedef and aux.
+
+    The outputs are checked (real scalars or tracers, no tracer of a finished
+    transform); if ``fun`` raises, ``level`` ends here.
+    """
+    try:
+        out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
+    except BaseException:
+        finish(level)  # the function raised: its level ends here
+        raise
+    o_leaves, o_def = tree_flatten(out)
+    _check_outputs(o_leaves, out, fname)
+    check_live(o_leaves, fname, level)
+    return o_leaves, o_def, aux
 
 
 def _lower(value: Any, level: int) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 from fad._args import (
     Transformed,
+    _call_at_level,
     _check_argnums,
     _check_callable,
     _check_outputs,
@@ -50,14 +51,7 @@ def _jvp_flat(
     inputs = [
         p if t is None else Dual(p, t, level) for p, t in zip(p_leaves, t_leaves, strict=True)
     ]
-    try:
-        out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
-    except BaseException:
-        finish(level)  # the function raised: its level ends here
-        raise
-    o_leaves, o_def = tree_flatten(out)
-    _check_outputs(o_leaves, out, fname)
-    check_live(o_leaves, fname, level)
+    o_leaves, o_def, aux = _call_at_level(fun, p_def, inputs, level, has_aux, fname)
     primals_out = []
     tangents_out = []
     for o in o_leaves:

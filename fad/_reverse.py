@@ -15,6 +15,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 from fad._args import (
     Mode,
     Transformed,
+    _call_at_level,
     _check_argnums,
     _check_callable,
     _check_outputs,
@@ -98,14 +99,7 @@ def _vjp_flat(
     """Run ``fun`` on the inputs of the strategy ``cls``; return outputs and pullback."""
     level = new_level()
     inputs, pullback = cls.seed(list(p_leaves), level)
-    try:
-        out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, fname)
-    except BaseException:
-        finish(level)  # the function raised: its level ends here
-        raise
-    o_leaves, o_def = tree_flatten(out)
-    _check_outputs(o_leaves, out, fname)
-    check_live(o_leaves, fname, level)
+    o_leaves, o_def, aux = _call_at_level(fun, p_def, inputs, level, has_aux, fname)
     primals_out = [_lower(o, level) for o in o_leaves]
     if has_aux:
         aux = _lower_tree(aux, level)
@@ -318,14 +312,7 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
     level = new_level()
     tape = Tape(level)
     inputs = tape.inputs(p_leaves)
-    try:
-        out, aux = _split_aux(fun(*tree_unflatten(p_def, inputs)), has_aux, "linearize")
-    except BaseException:
-        finish(level)  # the function raised: its level ends here
-        raise
-    o_leaves, o_def = tree_flatten(out)
-    _check_outputs(o_leaves, out, "linearize")
-    check_live(o_leaves, "linearize", level)
+    o_leaves, o_def, aux = _call_at_level(fun, p_def, inputs, level, has_aux, "linearize")
     o_index = [tape.index_of(o) for o in o_leaves]
     primals_out = tree_unflatten(o_def, [_lower(o, level) for o in o_leaves])
     f_jvp = _LinearFun(tape, o_index, o_def, p_def, primals)
