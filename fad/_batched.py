@@ -57,8 +57,8 @@ FLOAT_PER_NUMPY_OP = 20
 emitted code (``python benchmarks/vmap.py --part 3`` shows the break-even)."""
 
 MAX_FOLDED_OPS = 50_000
-"""The largest folded program made: it bounds the first call's time (recording, folding
-and compiling take ~40 µs per equation of the folded program)."""
+"""The largest folded program made: it bounds the first call's time, which recording,
+folding and compiling make grow with the program (figures in docs/benchmarks.md)."""
 
 MAX_PLANS = 8
 """Programs kept per argument structure (one per side of the branches met)."""

@@ -44,7 +44,7 @@ __all__ = ["map_chunks", "shared_array"]
 _worker_functions: dict[str, Callable[..., Any]] = {}
 # Blocks that could not be closed yet (a view of them was still alive): retried later.
 _unclosed: list[Any] = []
-# Below this many bytes a numpy leaf travels by pickle (a block costs ~0.1 ms).
+# Below this many bytes a numpy leaf travels by pickle: a shared block's set-up costs more.
 _MIN_SHARED_BYTES = 1 << 16
 _ALIGN = 64
 
